@@ -1,0 +1,46 @@
+# Two commands do everything: `make lab` and `make test`. Each builds what it needs from nothing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Stamps record which requirement files the venv was built from; editing a pin rebuilds it.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP     := $(VENV)/.dev-installed
+
+.PHONY: lab test env dev-env chromium clean fetch-data
+
+lab: $(RUNTIME_STAMP)
+	$(BIN)/jupyter lab --LabServerApp.app_settings_dir=$(CURDIR)/jupyterlab_settings \
+	    --notebook-dir=$(CURDIR) notebooks/00_start_here.ipynb
+
+test: $(DEV_STAMP) chromium
+	MEDPRIV_FAST=1 OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 \
+	    $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider tests notebooks
+
+env: $(RUNTIME_STAMP)
+dev-env: $(DEV_STAMP)
+
+$(RUNTIME_STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The browser test needs Debian's Chromium. Install it when we can (root + apt); otherwise the
+# browser test skips and says why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian chromium for the browser test..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium not found and cannot install it here: the browser test will be skipped"; fi
+
+fetch-data: $(RUNTIME_STAMP)
+	$(BIN)/medpriv data fetch --size 28 64 128
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,122 @@
+"""On-disk result cache keyed by a hash of the full configuration and the package version.
+
+Anything that costs more than about a second (a trained model, an attack sweep, shadow models)
+is stored once and read back instantly by sliders::
+
+    cache = ResultCache("training")
+    result = cache.get(config)            # None on a miss
+    if result is None:
+        result = expensive(config)
+        cache.put(config, result)
+
+``config`` is a JSON-serialisable dict (numbers, strings, lists, dicts, None). Values are anything
+``torch.save`` can store (tensors, numpy arrays, dataclasses of those). Writes are atomic (a
+temporary directory renamed into place), so a killed process never leaves a half-written entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .errors import CacheError
+from .paths import results_dir
+
+
+def _normalise(value: Any) -> Any:
+    """Make a config JSON-stable: floats inf/nan spelled out, tuples as lists, keys sorted later."""
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if math.isnan(value):
+            return "nan"
+        return value
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    raise CacheError(f"Cache configurations must hold only numbers, strings, lists and dicts; "
+                     f"got {type(value).__name__} ({value!r}). Convert it to one of those first.")
+
+
+def config_key(config: dict, *, version: str = __version__) -> str:
+    """Hex digest (16 chars) of the configuration plus the package version."""
+    payload = json.dumps({"config": _normalise(config), "version": version},
+                         sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class ResultCache:
+    """A namespace of cached results under ``root/namespace`` (root defaults to results_dir())."""
+
+    def __init__(self, namespace: str, *, root: str | os.PathLike | None = None) -> None:
+        self.namespace = namespace
+        self.root = Path(root) if root is not None else results_dir()
+        self.directory = self.root / namespace
+
+    def path_for(self, config: dict) -> Path:
+        return self.directory / config_key(config)
+
+    def __contains__(self, config: dict) -> bool:
+        return (self.path_for(config) / "result.pt").is_file()
+
+    def get(self, config: dict) -> Any | None:
+        """The cached value, or None on a miss. A damaged entry raises CacheError."""
+        entry = self.path_for(config)
+        result = entry / "result.pt"
+        if not result.is_file():
+            return None
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            raise CacheError(f"The cache entry {entry} is damaged (meta.json unreadable). "
+                             f"Delete that folder and the result will be computed again.") from None
+        if meta.get("version") != __version__:
+            raise CacheError(f"The cache entry {entry} was written by medpriv_widgets "
+                             f"{meta.get('version')}, not {__version__}. Delete that folder to "
+                             f"recompute it with this version.")
+        try:
+            return torch.load(result, map_location="cpu", weights_only=False)
+        except Exception as exc:  # torch raises many types for a truncated/corrupt file
+            raise CacheError(f"The cache entry {entry} could not be read ({exc}). Delete that "
+                             f"folder and the result will be computed again.") from None
+
+    def put(self, config: dict, value: Any) -> Path:
+        """Store ``value`` atomically; returns the entry's directory."""
+        entry = self.path_for(config)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.directory))
+        try:
+            torch.save(value, tmp / "result.pt")
+            (tmp / "meta.json").write_text(json.dumps(
+                {"version": __version__, "namespace": self.namespace,
+                 "config": _normalise(config)}, indent=1, sort_keys=True))
+            if entry.exists():
+                shutil.rmtree(entry)
+            os.replace(tmp, entry)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return entry
+
+    def get_or_compute(self, config: dict, compute) -> Any:
+        """Return the cached value, or call ``compute()`` and store what it returns."""
+        value = self.get(config)
+        if value is None:
+            value = compute()
+            self.put(config, value)
+        return value
+
+    def clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Typed errors. Every message is a sentence that tells the user what to do.
+
+All errors derive from :class:`MedprivError`, so a widget can catch that one class and show the
+message in place. Parameter errors are also ``ValueError`` so ordinary Python code that expects
+``ValueError`` keeps working.
+"""
+
+
+class MedprivError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidParameterError(MedprivError, ValueError):
+    """A parameter is outside what is allowed (the message names it, the range, and the value)."""
+
+
+class DataError(MedprivError):
+    """A data file is missing, corrupt or malformed."""
+
+
+class ChecksumError(DataError):
+    """A file's checksum does not match the registry; the file is not used."""
+
+
+class SchemaError(DataError):
+    """An ``.npz`` file does not have the MedMNIST layout (keys, shapes, dtypes, labels)."""
+
+
+class DataUnavailableError(DataError):
+    """The data cannot be found locally and cannot be downloaded."""
+
+
+class PrivacyBudgetError(MedprivError):
+    """Base class for privacy-budget problems."""
+
+
+class BudgetExhausted(PrivacyBudgetError):
+    """A spend the remaining budget cannot cover; the dataset is now locked."""
+
+
+class DatasetLocked(PrivacyBudgetError):
+    """The dataset's budget is spent; queries and training against it are refused."""
+
+
+class LedgerCorrupt(PrivacyBudgetError):
+    """The ledger file on disk is unreadable or was edited by hand."""
+
+
+class CacheError(MedprivError):
+    """A cached result is unusable (for example written by another package version)."""

@@ -1,0 +1,75 @@
+"""Small Opacus-valid CNNs (GroupNorm, no BatchNorm) for 28, 64 and 128 px chest X-rays.
+
+One block = 3×3 conv → GroupNorm → activation → 2×2 max-pool. The 28 px model has 3 blocks,
+64 px has 4, 128 px has 5, so every model ends at a 3–4 px map, is average-pooled and fed to
+one linear layer. Parameter counts (width=16, 2 classes):
+
+==== ====== ==========
+size blocks parameters
+==== ====== ==========
+28   3      14,274
+64   4      23,586
+128  5      32,898
+==== ====== ==========
+
+These fit Binder's memory under DP-SGD with per-sample gradients (see ECOSYSTEM.md).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validate import check_choice, check_int
+
+SUPPORTED_SIZES = (28, 64, 128)
+_BLOCKS = {28: 3, 64: 4, 128: 5}
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
+
+
+class SmallCNN(nn.Module):
+    """Conv–GroupNorm classifier.
+
+    Input: float tensor (B, 1, size, size) in [0, 1]. Output: logits (B, num_classes).
+    """
+
+    def __init__(self, *, size: int = 28, num_classes: int = 2, width: int = 16,
+                 activation: str = "relu") -> None:
+        super().__init__()
+        size = check_choice("size", size, SUPPORTED_SIZES)
+        check_int("num_classes", num_classes, low=2)
+        check_int("width", width, low=4, high=256)
+        check_choice("activation", activation, _ACTIVATIONS)
+        self.size, self.num_classes, self.width, self.activation = size, num_classes, width, activation
+        layers: list[nn.Module] = []
+        in_ch = 1
+        for b in range(_BLOCKS[size]):
+            out_ch = width if b == 0 else 2 * width
+            layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1),
+                       nn.GroupNorm(min(4, out_ch), out_ch),
+                       _ACTIVATIONS[activation](),
+                       nn.MaxPool2d(2)]
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def make_model(*, size: int = 28, seed: int = 0, num_classes: int = 2, width: int = 16,
+               activation: str = "relu") -> SmallCNN:
+    """A freshly initialised :class:`SmallCNN`; the same seed gives the same weights."""
+    check_int("seed", seed, low=0)
+    gen_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return SmallCNN(size=size, num_classes=num_classes, width=width, activation=activation)
+    finally:
+        torch.random.set_rng_state(gen_state)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,49 @@
+"""Where things live on disk.
+
+- ``MEDPRIV_DATA_DIR``: a directory of pre-downloaded data, searched before any download
+  (read only; tests and CI point it at ``../shared/data``).
+- Downloads: ``MEDPRIV_DOWNLOAD_DIR``, else the repository's ``data/`` folder when running from a
+  source checkout, else the user cache (``~/.cache/medpriv/data`` on Linux).
+- Computed results (trained models, attack sweeps, ledgers): ``MEDPRIV_CACHE_DIR``, else the
+  repository's ``.cache/`` folder in a checkout, else ``~/.cache/medpriv/results``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pooch
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _in_checkout() -> bool:
+    # A source checkout has data/README.md beside the package; a pip-installed package does not.
+    return (_REPO_ROOT / "data" / "README.md").is_file() and (_REPO_ROOT / "pyproject.toml").is_file()
+
+
+def data_search_dir() -> Path | None:
+    """The ``MEDPRIV_DATA_DIR`` directory, or None when unset."""
+    value = os.environ.get("MEDPRIV_DATA_DIR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def download_dir() -> Path:
+    """Directory that downloads are written to (created on demand by the caller)."""
+    value = os.environ.get("MEDPRIV_DOWNLOAD_DIR", "").strip()
+    if value:
+        return Path(value).expanduser()
+    if _in_checkout():
+        return _REPO_ROOT / "data"
+    return Path(pooch.os_cache("medpriv")) / "data"
+
+
+def results_dir() -> Path:
+    """Root directory of the on-disk result cache and privacy ledgers."""
+    value = os.environ.get("MEDPRIV_CACHE_DIR", "").strip()
+    if value:
+        return Path(value).expanduser()
+    if _in_checkout():
+        return _REPO_ROOT / ".cache"
+    return Path(pooch.os_cache("medpriv")) / "results"

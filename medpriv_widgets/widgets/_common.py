@@ -1,0 +1,100 @@
+"""Plumbing every lab widget shares: an in-place message area and a stoppable background job.
+
+Widgets hold no mathematics: they call the core's generators through :class:`BackgroundJob`
+and draw what comes out. Errors from the core (``MedprivError``) are shown as sentences in a
+:class:`MessageArea`; anything unexpected is shown too, and the widget keeps working.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+
+import ipywidgets as W
+
+from ..errors import MedprivError
+from ..stopping import StopToken
+
+_STYLES = {
+    "error": "background:#fdecea;border-left:4px solid #d93025;color:#5f2120",
+    "warning": "background:#fff4e5;border-left:4px solid #f29900;color:#663c00",
+    "info": "background:#e8f0fe;border-left:4px solid #1a73e8;color:#0b3a75",
+    "success": "background:#e6f4ea;border-left:4px solid #188038;color:#0d3d1e",
+}
+
+
+class MessageArea(W.HTML):
+    """An HTML box that shows one message at a time (error, warning, info, success)."""
+
+    def show(self, text: str, *, kind: str = "info") -> None:
+        style = _STYLES.get(kind, _STYLES["info"])
+        self.value = (f"<div style='{style};padding:6px 10px;border-radius:3px;"
+                      f"font-size:0.95em'>{html.escape(text)}</div>")
+
+    def show_error(self, exc: BaseException) -> None:
+        """Show an exception as words: our own errors verbatim, others with their type."""
+        if isinstance(exc, MedprivError):
+            self.show(str(exc), kind="error")
+        else:
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.show(f"Something went wrong: {last}. The widget is still usable; "
+                      f"try other settings, or report this message.", kind="error")
+
+    def clear(self) -> None:
+        self.value = ""
+
+
+class BackgroundJob:
+    """Run a core generator in a thread so the notebook stays responsive and Stop works.
+
+    ``start(make_generator, on_item=..., on_done=..., on_error=...)`` calls
+    ``make_generator(stop_token)``, iterates it in a daemon thread, and calls ``on_item(item)``
+    for every yielded item. ``stop()`` asks the generator to finish at its next check.
+    ``start(..., wait=True)`` runs in the calling thread instead (notebook tests, scripts).
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self.stop_token = StopToken()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, make_generator: Callable[[StopToken], Iterator], *,
+              on_item: Callable[[object], None],
+              on_done: Callable[[bool], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None,
+              wait: bool = False) -> None:
+        if self.running:
+            return
+        self.stop_token = StopToken()
+        token = self.stop_token
+
+        def body() -> None:
+            try:
+                for item in make_generator(token):
+                    on_item(item)
+            except BaseException as exc:  # shown in the widget; the kernel keeps going
+                if on_error is not None:
+                    on_error(exc)
+                else:
+                    raise
+            finally:
+                if on_done is not None:
+                    on_done(token.requested)
+
+        if wait:
+            body()
+        else:
+            self._thread = threading.Thread(target=body, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self.stop_token.request()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
