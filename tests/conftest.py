@@ -1,0 +1,45 @@
+"""Shared fixtures: every test gets its own empty cache and download folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_data_path() -> Path | None:
+    """``MEDPRIV_DATA_DIR`` if set, else ``../shared/data`` beside the repo; None when absent."""
+    env = os.environ.get("MEDPRIV_DATA_DIR")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if (candidate / "pneumoniamnist.npz").is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    """No test reads or writes the user's real caches."""
+    monkeypatch.setenv("MEDPRIV_CACHE_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("MEDPRIV_DOWNLOAD_DIR", str(tmp_path / "downloads"))
+    monkeypatch.setenv("MEDPRIV_OFFLINE", "1")  # tests that download serve files on 127.0.0.1
+    monkeypatch.delenv("MEDPRIV_DEVICE", raising=False)
+
+
+@pytest.fixture
+def shared_data(monkeypatch) -> Path:
+    """Path of the shared chest X-ray folder, set as MEDPRIV_DATA_DIR; skips when absent."""
+    path = shared_data_path()
+    if path is None:
+        pytest.skip("../shared/data (the chest X-ray test files) is not present on this machine; "
+                    "CI has it. Set MEDPRIV_DATA_DIR to run these tests.")
+    monkeypatch.setenv("MEDPRIV_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def no_data_dir(monkeypatch):
+    """No MEDPRIV_DATA_DIR: forces the synthetic fallback when offline."""
+    monkeypatch.delenv("MEDPRIV_DATA_DIR", raising=False)
