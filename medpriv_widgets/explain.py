@@ -1,0 +1,237 @@
+"""Plain-language statements for clinicians, keyed by concept.
+
+Each function is pure: numbers in, a :class:`Statement` out — the sentence (``.text``, also
+``str(statement)``) and the numbers it was built from (``.numbers``), so a widget can show the
+sentence and a test can check it against :mod:`medpriv_widgets.privacy.bounds`. No maths of the
+bounds lives here; callers pass the bound they computed.
+
+Concepts (see :data:`CONCEPTS`): ``membership``, ``posterior``, ``reconstruction``, ``epsilon``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ._validate import check_open_unit, check_real
+from .errors import InvalidParameterError
+
+__all__ = [
+    "Statement",
+    "CONCEPTS",
+    "format_count",
+    "format_percent",
+    "format_one_in",
+    "membership_statement",
+    "posterior_statement",
+    "reconstruction_statement",
+    "epsilon_statement",
+]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A sentence for people, and the numbers behind it."""
+
+    text: str
+    numbers: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# --------------------------------------------------------------------------- number formatting
+
+def format_count(n: float) -> str:
+    """Whole numbers with thousands separators: 1000 → '1,000'; 2.5 → '2.5'."""
+    x = check_real("n", n)
+    if abs(x - round(x)) < 1e-9:
+        return f"{int(round(x)):,}"
+    return f"{x:,.1f}"
+
+
+def format_percent(p: float) -> str:
+    """A probability as a percentage with two significant digits: 0.0027 → '0.27%'.
+
+    Near 100 % enough digits are kept that the number does not round up to 100 (0.99966 →
+    '99.97%'): "almost certain" and "certain" must not look the same.
+    """
+    x = 100.0 * check_real("p", p, low=0.0, high=1.0)
+    if x == 0.0 or x == 100.0:
+        return f"{x:.0f}%"
+    if x >= 99.5:
+        for d in range(1, 7):
+            if round(x, d) < 100.0:
+                return f"{x:.{d}f}%"
+        return "99.99999%"
+    d = max(0, 1 - math.floor(math.log10(x)))  # two significant digits
+    text = f"{x:.{d}f}"
+    if "." in text and float(text) >= 10:  # e.g. 9.96 → '10.0' → '10'
+        text = text.rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _nice(n: float) -> int:
+    """Round a positive count to two significant digits (370, 1,000, 45,000)."""
+    if n < 100:
+        return max(1, int(round(n)))
+    mag = 10 ** (math.floor(math.log10(n)) - 1)
+    return int(round(n / mag) * mag)
+
+
+def format_one_in(p: float) -> str:
+    """A small probability as '1 in N' (N to two significant digits): 0.001 → '1 in 1,000'."""
+    p = check_real("p", p, low=0.0, high=1.0, low_inclusive=False)
+    return f"1 in {_nice(1.0 / p):,}"
+
+
+def _per_denominator(rate: float) -> int:
+    """The '... in D' denominator for a small rate: a power of ten ≥ 100 with rate·D ≥ 1.
+
+    Prefers the smallest such D that makes rate·D a whole number (0.0025 → 10,000, so the
+    sentence reads '25 in 10,000' rather than '2.5 in 1,000'), up to 100 times larger.
+    """
+    base = max(100, 10 ** math.ceil(round(-math.log10(rate), 9)))
+    for d in (base, 10 * base, 100 * base):
+        if abs(rate * d - round(rate * d)) < 1e-6 * max(1.0, rate * d):
+            return d
+    return base
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+# --------------------------------------------------------------------------- statements
+
+def membership_statement(*, tpr_bound: float, fpr: float) -> Statement:
+    """The membership bound in words.
+
+    ``fpr``: false-positive rate the attacker accepts, in (0, 1). ``tpr_bound``: the most true
+    positives any attacker can have at that FPR (e.g. from
+    :func:`~medpriv_widgets.privacy.bounds.tradeoff_curve`), in [0, 1].
+
+    Example (FPR 0.001, bound 0.0054): "An attacker who may wrongly accuse at most 1 in 1,000
+    patients can correctly pick out at most 5 in 1,000 of those who were in the training data."
+    ``numbers``: fpr, tpr_bound, denominator (D), accused (FPR·D), identified (D·bound, rounded
+    half up).
+    """
+    fpr = check_open_unit("fpr", fpr)
+    tpr = check_real("tpr_bound", tpr_bound, low=0.0, high=1.0)
+    denom = _per_denominator(fpr)
+    accused = fpr * denom
+    identified = _round_half_up(denom * tpr)
+    text = (f"An attacker who may wrongly accuse at most {format_count(round(accused, 1))} in "
+            f"{denom:,} patients can correctly pick out at most {identified:,} in {denom:,} of "
+            f"those who were in the training data.")
+    if identified >= denom:
+        text += " In other words, this guarantee does not stop such an attacker."
+    elif tpr <= fpr * 1.05:
+        text += " That is no better than guessing at random."
+    else:
+        text += (f" Guessing at random would pick out {format_count(round(accused, 1))} in "
+                 f"{denom:,}.")
+    return Statement(text, dict(fpr=fpr, tpr_bound=tpr, denominator=denom, accused=accused,
+                                identified=identified))
+
+
+def posterior_statement(*, prior: float, tpr: float, fpr: float) -> Statement:
+    """What a positive membership guess does to the odds that a patient was in the data (Bayes).
+
+    ``prior``: probability, before the attack, that the patient was in the training data.
+    ``tpr``, ``fpr``: the attack's rates (pass the DP bound as ``tpr`` for a worst case).
+    Posterior = prior·TPR / (prior·TPR + (1 − prior)·FPR).
+    ``numbers``: prior, tpr, fpr, posterior, likelihood_ratio (TPR/FPR).
+    """
+    prior = check_open_unit("prior", prior)
+    tpr = check_real("tpr", tpr, low=0.0, high=1.0)
+    fpr = check_open_unit("fpr", fpr)
+    post = prior * tpr / (prior * tpr + (1.0 - prior) * fpr)
+    text = (f"Before the attack, the chance that a given patient was in the training data is "
+            f"{format_percent(prior)}. If the attacker then says \"this patient was in the "
+            f"data\", the chance becomes at most {format_percent(post)}.")
+    if post < 0.5:
+        text += " Even then, the accusation is more likely wrong than right."
+    return Statement(text, dict(prior=prior, tpr=tpr, fpr=fpr, posterior=post,
+                                likelihood_ratio=tpr / fpr))
+
+
+def reconstruction_statement(*, kappa: float, bound: float) -> Statement:
+    """The reconstruction-robustness bound in words.
+
+    ``kappa``: the attacker's chance of success without the model (the prior), in (0, 1).
+    ``bound``: at most this chance with the model (from
+    :func:`~medpriv_widgets.privacy.bounds.rero_bound`), in [0, 1].
+    ``numbers``: kappa, bound, denominator, baseline (κ·D), reconstructed (D·bound rounded half up).
+    """
+    kappa = check_open_unit("kappa", kappa)
+    b = check_real("bound", bound, low=0.0, high=1.0)
+    if b < kappa - 1e-12:
+        raise InvalidParameterError(
+            f"`bound` must be at least `kappa` ({kappa!r}): a model cannot make reconstruction "
+            f"harder than guessing; got {bound!r}. Pass the value from rero_bound.")
+    denom = _per_denominator(kappa)
+    rebuilt = _round_half_up(denom * b)
+    text = (f"An attacker who, without the model, could rebuild a recognisable X-ray of "
+            f"{format_count(round(kappa * denom, 1))} in {denom:,} patients can, with the model, "
+            f"rebuild at most {rebuilt:,} in {denom:,} ({format_percent(b)}).")
+    if rebuilt >= denom:
+        text += " The guarantee does not rule reconstruction out."
+    return Statement(text, dict(kappa=kappa, bound=b, denominator=denom,
+                                baseline=kappa * denom, reconstructed=rebuilt))
+
+
+# ε bands: (upper end, words). Rules of thumb used in the DP literature, not a standard.
+_EPSILON_BANDS = [
+    (1.0, "strong protection",
+     "a single patient's data changes what anyone can conclude about them only slightly"),
+    (3.0, "moderate protection",
+     "an attacker's odds about a single patient can shift noticeably, but not decisively"),
+    (8.0, "weak protection in the worst case",
+     "this range is common in published DP deep learning; a worst-case attacker could gain a "
+     "lot, though real attacks usually achieve far less"),
+    (20.0, "very weak protection in the worst case",
+     "the formal promise is loose; whatever protection there is comes mostly from the noise "
+     "making memorisation harder, which the ε number does not capture"),
+]
+
+
+def epsilon_statement(epsilon: float, *, delta: float | None = None) -> Statement:
+    """Cautious qualitative words for a privacy budget ε (and optional δ).
+
+    Always states the odds factor e^ε, the only exact reading: whatever an attacker believes
+    about one patient, training on that patient's X-ray can multiply the odds by at most e^ε
+    (plus a failure probability δ). ``numbers``: epsilon, delta, odds_factor, band.
+    """
+    eps = check_real("epsilon", epsilon, low=0.0, allow_inf=True)
+    d = None if delta is None else check_real("delta", delta, low=0.0, high=1.0,
+                                              high_inclusive=False)
+    if math.isinf(eps):
+        return Statement("No formal privacy protection (ε = ∞): the model was trained without "
+                         "differential privacy, so nothing limits what it may reveal about a "
+                         "patient.", dict(epsilon=eps, delta=d, odds_factor=math.inf,
+                                          band="none"))
+    odds = math.exp(eps) if eps < 700 else math.inf
+    for hi, band, words in _EPSILON_BANDS:
+        if eps <= hi:
+            break
+    else:
+        band, words = ("essentially no protection in the worst case",
+                       "the formal bound allows an attacker almost anything; do not describe "
+                       "this model as privacy-protecting without further evidence")
+    odds_text = f"{odds:,.1f}" if odds < 100 else (f"{odds:,.0f}" if odds < 1e6 else f"{odds:.1e}")
+    delta_text = "" if d is None or d == 0 else (
+        f", except with a small probability δ = {d:.0e}".replace("e-0", "e-"))
+    text = (f"ε = {eps:g}: {band}. Whatever an attacker believes about one patient, "
+            f"including that patient's X-ray in training can multiply the odds by at most "
+            f"{odds_text}{delta_text}. In practice: {words}. (These labels are a rule of thumb, "
+            f"not a standard.)")
+    return Statement(text, dict(epsilon=eps, delta=d, odds_factor=odds, band=band))
+
+
+CONCEPTS = {
+    "membership": membership_statement,
+    "posterior": posterior_statement,
+    "reconstruction": reconstruction_statement,
+    "epsilon": epsilon_statement,
+}
