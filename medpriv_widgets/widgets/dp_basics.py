@@ -1,0 +1,389 @@
+"""Lesson 02 widgets: differential privacy you can see.
+
+- :class:`CountingQueryLab`: "how many of these children have pneumonia?" answered with Laplace
+  noise; one child in or out (D or D′); the two answer distributions and the e^ε band.
+- :class:`RandomizedResponseLab`: a class survey with randomized response; estimate vs truth.
+- :class:`BudgetLab`: every query spends from a :class:`~medpriv_widgets.privacy.ledger.PrivacyLedger`
+  until the dataset locks.
+
+No mathematics here: numbers come from :mod:`medpriv_widgets.privacy.mechanisms` and the ledger;
+this module draws them. Bad input (from the controls or from code) is shown in the lab's
+MessageArea and the lab keeps working. Each lab has synchronous methods (``ask``, ``run``,
+``set_epsilon``) that notebooks under test call so outputs appear without clicks.
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+import warnings
+from pathlib import Path
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+from ..errors import MedprivError
+from ..privacy import mechanisms as M
+from ..privacy.ledger import PrivacyLedger
+from ._common import MessageArea
+
+__all__ = ["CountingQueryLab", "RandomizedResponseLab", "BudgetLab", "cohort_labels"]
+
+ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
+               "Not for clinical use.")
+PNEUMONIA = 1
+
+
+def cohort_labels(*, size: int = 28, split: str = "train") -> tuple[np.ndarray, str, bool]:
+    """Labels of the lesson cohort (1 = pneumonia), a caption, and whether it is synthetic."""
+    from ..data import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the caption says "synthetic" instead
+        data = load_dataset(size=size, split=split)
+    labels = np.asarray(data.labels)
+    caption = ("SYNTHETIC cohort (no data file found)" if data.synthetic
+               else f"PneumoniaMNIST {split} split, {labels.size} children")
+    return labels, caption, bool(data.synthetic)
+
+
+def _display(widget) -> None:
+    from IPython.display import display
+
+    display(widget)
+
+
+class _Lab:
+    widget: W.Widget
+    messages: MessageArea
+
+    def _ipython_display_(self) -> None:
+        _display(self.widget)
+
+    def _guard(self, fn, *args, **kwargs):
+        """Run a core call; show our errors (and anything unexpected) in place; return None."""
+        try:
+            return fn(*args, **kwargs)
+        except MedprivError as exc:
+            self.messages.show_error(exc)
+        except Exception as exc:  # the lab must keep working
+            self.messages.show_error(exc)
+        return None
+
+
+def _eps_slider(value: float, description: str = "ε") -> W.FloatLogSlider:
+    return W.FloatLogSlider(value=value, base=10, min=np.log10(0.05), max=1.0, step=0.01,
+                            description=description, readout_format=".2f",
+                            continuous_update=False, layout=W.Layout(width="420px"))
+
+
+# =============================================================================== (a) counting
+class CountingQueryLab(_Lab):
+    """A counting query with Laplace noise, on D (everyone) or D′ (one child removed).
+
+    Parameters
+    ----------
+    labels : array of 0/1, optional
+        One label per child (1 = pneumonia). Default: ``load_dataset(size=28, split="train")``.
+    epsilon : float
+        Starting ε (the slider covers 0.05–10 on a log scale).
+    target_index : int, optional
+        The child who can be left out; default the first child with pneumonia.
+    seed : int
+        Seed of the stream of noisy answers (each click draws the next one).
+    caption : str, optional
+        Where the labels came from (shown in the title); set automatically when loading.
+    """
+
+    def __init__(self, *, labels=None, epsilon: float = 1.0, target_index: int | None = None,
+                 seed: int = 0, caption: str | None = None) -> None:
+        self.messages = MessageArea()
+        if labels is None:
+            labels, caption, _ = cohort_labels()
+        self.labels = np.asarray(labels)
+        self.caption = caption or f"{self.labels.size} children"
+        if target_index is None:
+            hits = np.flatnonzero(self.labels == PNEUMONIA)
+            target_index = int(hits[0]) if hits.size else 0
+        self.target_index = int(target_index)
+        self._rng = np.random.default_rng(seed)
+        self.answers: list[float] = []
+        count_d = M.exact_count(self.labels)
+        count_dp = M.exact_count(np.delete(self.labels, self.target_index))
+        self.counts = {"D": count_d, "D′": count_dp}
+
+        self.eps_slider = _eps_slider(epsilon)
+        self.dataset_toggle = W.ToggleButtons(
+            options=[(f"D: all {self.labels.size} children", "D"),
+                     (f"D′: without child #{self.target_index}", "D′")],
+            value="D", description="Database")
+        self.ask_button = W.Button(description="Ask the database", button_style="primary",
+                                   icon="question")
+        self.answer_html = W.HTML()
+        self.fig = go.FigureWidget(layout=dict(
+            height=380, margin=dict(l=60, r=20, t=60, b=50),
+            xaxis_title="noisy answer (number of children with pneumonia)",
+            yaxis_title="probability density", legend=dict(orientation="h", y=-0.25)))
+        # Traces: 0 upper band edge, 1 lower band edge (filled), 2 D, 3 D′, 4 last answer.
+        self.fig.add_scatter(name="e^ε × density on D′", line=dict(width=0), showlegend=False,
+                             hoverinfo="skip")
+        self.fig.add_scatter(name="allowed band: within a factor e^ε of D′", fill="tonexty",
+                             fillcolor="rgba(26,115,232,0.15)", line=dict(width=0),
+                             hoverinfo="skip")
+        self.fig.add_scatter(name="answers on D (with the child)", line=dict(color="#d93025", width=2))
+        self.fig.add_scatter(name="answers on D′ (without the child)",
+                             line=dict(color="#1a73e8", width=2, dash="dash"))
+        self.fig.add_scatter(name="last answer", mode="lines",
+                             line=dict(color="black", width=2, dash="dot"))
+
+        self.eps_slider.observe(lambda ch: self.set_epsilon(ch["new"]), names="value")
+        self.dataset_toggle.observe(lambda ch: self._draw(), names="value")
+        self.ask_button.on_click(lambda _: self.ask())
+        self.widget = W.VBox([
+            W.HTML(f"<b>How many of these children have pneumonia?</b> "
+                   f"<small>({html.escape(self.caption)}; {ATTRIBUTION})</small>"),
+            self.eps_slider, self.dataset_toggle, W.HBox([self.ask_button, self.answer_html]),
+            self.fig, self.messages])
+        self.widget.add_class("medpriv-dp-counting")
+        self.distributions = None
+        self._draw()
+
+    @property
+    def epsilon(self) -> float:
+        return float(self.eps_slider.value)
+
+    def set_epsilon(self, epsilon: float) -> None:
+        """Set ε from code or the slider; an invalid ε is shown in place, the old one kept."""
+        if self._guard(M.laplace_scale, epsilon=epsilon) is None:
+            return
+        if self.eps_slider.value != epsilon:
+            self.eps_slider.value = epsilon  # re-enters through the observer
+            if abs(self.eps_slider.value - epsilon) > 1e-12:  # clipped to the slider range
+                self.messages.show(f"ε = {epsilon:g} is outside the slider's range; "
+                                   f"using ε = {self.eps_slider.value:g}.", kind="warning")
+            return
+        self._draw()
+
+    def set_dataset(self, which: str) -> None:
+        """'D' (everyone) or 'D′' (without the target child)."""
+        if which not in self.counts:
+            self.messages.show(f"`which` must be 'D' or 'D′'; got {which!r}.", kind="error")
+            return
+        self.dataset_toggle.value = which
+
+    def ask(self) -> float | None:
+        """Draw one noisy answer on the selected database (Laplace, sensitivity 1)."""
+        which = self.dataset_toggle.value
+        labels = self.labels if which == "D" else np.delete(self.labels, self.target_index)
+        result = self._guard(M.noisy_count, labels, epsilon=self.epsilon, seed=self._rng)
+        if result is None:
+            return None
+        self.answers.append(result.answer)
+        self.answer_html.value = (f"&nbsp; The database says: <b>{result.answer:.1f}</b> "
+                                  f"<small>(Laplace noise of scale {result.noise_scale:.2f}; "
+                                  f"rounded: {round(result.answer)})</small>")
+        self._draw()
+        return result.answer
+
+    def _draw(self) -> None:
+        nd = self._guard(M.neighbour_distributions, value_d=self.counts["D"],
+                         value_d_prime=self.counts["D′"], epsilon=self.epsilon)
+        if nd is None:
+            return
+        self.messages.clear()
+        self.distributions = nd
+        ymax = float(max(nd.density_d.max(), nd.band_high.max()))
+        last = self.answers[-1] if self.answers else None
+        ratio = float(np.exp(nd.max_abs_log_ratio))
+        with self.fig.batch_update():
+            self.fig.data[0].update(x=nd.x, y=nd.band_high)
+            self.fig.data[1].update(x=nd.x, y=nd.band_low)
+            self.fig.data[2].update(x=nd.x, y=nd.density_d)
+            self.fig.data[3].update(x=nd.x, y=nd.density_d_prime)
+            self.fig.data[4].update(x=[last, last] if last is not None else [],
+                                    y=[0, ymax] if last is not None else [])
+            self.fig.layout.title = (
+                f"ε = {nd.epsilon:.2f}: the true counts {self.counts['D']} (D) and "
+                f"{self.counts['D′']} (D′) give overlapping answers"
+                + (" — SYNTHETIC cohort" if "SYNTHETIC" in self.caption else ""))
+            self.fig.layout.annotations = [dict(
+                x=0.01, y=0.98, xref="paper", yref="paper", showarrow=False, align="left",
+                text=(f"largest ratio of the two curves: {ratio:.2f} = e^{nd.epsilon:.2f}<br>"
+                      f"an answer is at most {ratio:.2f}× more likely with the child than without"),
+                bgcolor="rgba(255,255,255,0.8)")]
+
+
+# =============================================================================== (b) survey
+class RandomizedResponseLab(_Lab):
+    """A class answers a sensitive yes/no question by randomized response.
+
+    Each student tells the truth with probability e^ε/(1+e^ε), otherwise the opposite; nobody's
+    answer proves anything about them, yet the class total can still be estimated.
+    """
+
+    def __init__(self, *, n: int = 30, true_fraction: float = 0.3, epsilon: float = 1.0,
+                 n_repeats: int = 500, seed: int = 0) -> None:
+        self.messages = MessageArea()
+        self.n_repeats = n_repeats
+        self._rng = np.random.default_rng(seed)
+        self.eps_slider = _eps_slider(epsilon)
+        self.n_slider = W.IntSlider(value=n, min=10, max=2000, step=10, description="class size",
+                                    continuous_update=False, layout=W.Layout(width="420px"))
+        self.frac_slider = W.FloatSlider(value=true_fraction, min=0.0, max=1.0, step=0.05,
+                                         description="true 'yes'", continuous_update=False,
+                                         layout=W.Layout(width="420px"))
+        self.run_button = W.Button(description="Run the survey", button_style="primary",
+                                   icon="users")
+        self.summary = W.HTML()
+        self.fig = go.FigureWidget(layout=dict(
+            height=330, margin=dict(l=60, r=20, t=50, b=50), bargap=0.05,
+            xaxis_title="estimated share of 'yes'", yaxis_title="surveys",
+            legend=dict(orientation="h", y=-0.3)))
+        self.fig.add_histogram(name=f"{n_repeats} repeats of the survey",
+                               marker_color="rgba(26,115,232,0.6)")
+        self.fig.add_scatter(name="truth", mode="lines", line=dict(color="#188038", width=3))
+        self.fig.add_scatter(name="this class's estimate", mode="lines",
+                             line=dict(color="#d93025", width=3, dash="dash"))
+        self.run_button.on_click(lambda _: self.run())
+        self.widget = W.VBox([
+            W.HTML("<b>Survey: 'Have you ever looked up a patient you were not treating?'</b>"),
+            self.eps_slider, self.n_slider, self.frac_slider, self.run_button, self.summary,
+            self.fig, self.messages])
+        self.widget.add_class("medpriv-dp-survey")
+        self.survey = None
+
+    def run(self, *, epsilon: float | None = None, n: int | None = None,
+            true_fraction: float | None = None):
+        """Simulate one survey (values from the sliders unless given); returns the survey."""
+        eps = self.eps_slider.value if epsilon is None else epsilon
+        n = self.n_slider.value if n is None else n
+        frac = self.frac_slider.value if true_fraction is None else true_fraction
+        s = self._guard(M.randomized_response_survey, n=n, true_fraction=frac, epsilon=eps,
+                        n_repeats=self.n_repeats, seed=self._rng)
+        if s is None:
+            return None
+        self.messages.clear()
+        self.survey = s
+        yes = int(s.answers.sum())
+        self.summary.value = (
+            f"Each student told the truth with probability <b>{s.truth_probability:.0%}</b>. "
+            f"{yes} of {s.answers.size} answered 'yes'. Estimated share: "
+            f"<b>{s.estimate:.0%} ± {s.std_error:.0%}</b> (truth {s.true_fraction:.0%}).")
+        top = max(1.0, float(self.n_repeats) / 5)
+        with self.fig.batch_update():
+            self.fig.data[0].x = s.repeated_estimates
+            self.fig.data[1].update(x=[s.true_fraction] * 2, y=[0, top])
+            self.fig.data[2].update(x=[s.estimate] * 2, y=[0, top])
+            self.fig.layout.title = (f"ε = {s.epsilon:.2f}, {s.answers.size} students: "
+                                     f"spread of the estimate ±{s.std_error:.0%}")
+        return s
+
+
+# =============================================================================== (c) budget
+class BudgetLab(_Lab):
+    """Each question spends ε from the dataset's privacy budget until the dataset locks.
+
+    Parameters
+    ----------
+    ledger : PrivacyLedger, optional
+        The budget to spend from. Default: a fresh ledger in a temporary folder (budget
+        ``epsilon``, ``delta``), so the lesson can be replayed; pass a ledger under
+        ``results_dir()`` to make the lock survive kernel restarts.
+    query_epsilon : float
+        ε each question costs (a slider lets the learner change it).
+    """
+
+    def __init__(self, *, ledger: PrivacyLedger | None = None, epsilon: float = 1.0,
+                 delta: float = 1e-5, query_epsilon: float = 0.25, labels=None,
+                 seed: int = 0) -> None:
+        self.messages = MessageArea()
+        if ledger is None:
+            folder = Path(tempfile.mkdtemp(prefix="medpriv-ledger-"))
+            ledger = PrivacyLedger(folder / "ledger.json", epsilon=epsilon, delta=delta,
+                                   dataset="pneumoniamnist-train", institution="classroom")
+        self.ledger = ledger
+        if labels is None:
+            labels, _, _ = cohort_labels()
+        self.labels = np.asarray(labels)
+        self._rng = np.random.default_rng(seed)
+        self.query_slider = W.FloatLogSlider(value=query_epsilon, base=10, min=-2, max=0.5,
+                                             step=0.01, description="ε per question",
+                                             readout_format=".2f", continuous_update=False,
+                                             style={"description_width": "initial"},
+                                             layout=W.Layout(width="420px"))
+        self.ask_button = W.Button(description="Ask: how many have pneumonia?",
+                                   button_style="primary", layout=W.Layout(width="260px"))
+        self.reset_button = W.Button(description="Reset budget (instructors only)",
+                                     button_style="danger", icon="unlock",
+                                     layout=W.Layout(width="260px"))
+        self.bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="budget left",
+                                   bar_style="success", style={"description_width": "initial"},
+                                   layout=W.Layout(width="420px"))
+        self.status = W.HTML()
+        self.log = W.HTML()
+        self.ask_button.on_click(lambda _: self.ask())
+        self.reset_button.on_click(lambda _: self.reset(confirm=True))
+        self.widget = W.VBox([
+            W.HTML(f"<b>Privacy budget of dataset '{html.escape(ledger.dataset)}' at "
+                   f"'{html.escape(ledger.institution)}'</b>"),
+            self.query_slider, W.HBox([self.ask_button, self.reset_button]), self.bar,
+            self.status, self.messages, self.log])
+        self.widget.add_class("medpriv-dp-budget")
+        self._refresh()
+
+    def ask(self, *, query_epsilon: float | None = None) -> float | None:
+        """Spend ε from the ledger, then answer the count with Laplace noise at that ε."""
+        eps = self.query_slider.value if query_epsilon is None else query_epsilon
+        note = "noisy count of children with pneumonia"
+        try:
+            self.ledger.check_open()  # a locked dataset refuses before anything is computed
+            self.ledger.spend(eps, note=note, mechanism="laplace")
+            result = M.noisy_count(self.labels, epsilon=eps, seed=self._rng)
+        except Exception as exc:  # shown in place (DatasetLocked, BudgetExhausted, bad ε)
+            self.messages.show_error(exc)
+            self._refresh(keep_message=True)
+            return None
+        self.messages.show(f"The database says {result.answer:.1f} (this cost ε = {eps:.2f}).",
+                           kind="info")
+        self._refresh(keep_message=True)
+        return result.answer
+
+    def reset(self, *, confirm: bool = False) -> None:
+        """The instructor's button: clears the budget (needs ``confirm=True`` from code)."""
+        try:
+            self.ledger.reset(confirm=confirm)
+        except Exception as exc:
+            self.messages.show_error(exc)
+            return
+        self.messages.show("The budget was reset by an instructor.", kind="success")
+        self._refresh(keep_message=True)
+
+    def _refresh(self, *, keep_message: bool = False) -> None:
+        try:
+            used = self.ledger.fraction_used()
+            locked = self.ledger.locked
+            history = self.ledger.history
+            spent = self.ledger.spent()
+        except MedprivError as exc:
+            self.messages.show_error(exc)
+            self.ask_button.disabled = True
+            return
+        self.bar.value = 1.0 - used
+        self.bar.bar_style = "danger" if locked or used > 0.8 else (
+            "warning" if used > 0.5 else "success")
+        self.ask_button.disabled = locked
+        eps_b, _ = self.ledger.budget
+        self.status.value = (f"Spent ε = {spent[0]:.2f} of {eps_b:.2f} "
+                             f"({len(history)} questions answered)"
+                             + (" — <b>LOCKED</b>" if locked else ""))
+        if locked and not keep_message:
+            try:
+                self.ledger.check_open()
+            except MedprivError as exc:
+                self.messages.show_error(exc)
+        elif not keep_message:
+            self.messages.clear()
+        rows = "".join(f"<li>{html.escape(r['when'][11:19])} UTC — {html.escape(r['note'])}: "
+                       f"ε = {r['epsilon']:.2f}</li>" for r in history[-8:])
+        self.log.value = f"<small><ol start='{max(1, len(history) - 7)}'>{rows}</ol></small>" if rows else ""

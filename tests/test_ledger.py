@@ -1,0 +1,288 @@
+"""PrivacyLedger: spending, locking, persistence, kill -9 safety, concurrency, integrity."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from medpriv_widgets.errors import (BudgetExhausted, DatasetLocked, InvalidParameterError,
+                                    LedgerCorrupt, PrivacyBudgetError)
+from medpriv_widgets.privacy.accounting import dpsgd_epsilon
+from medpriv_widgets.privacy.ledger import PrivacyLedger, default_ledger_path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make(tmp_path, **kw) -> PrivacyLedger:
+    args = dict(epsilon=1.0, delta=1e-5, dataset="pneumoniamnist", institution="Hospital A") | kw
+    return PrivacyLedger(tmp_path / "ledger.json", **args)
+
+
+# ----------------------------------------------------------------------------- basics
+def test_spends_add_up_and_exhaustion_locks(tmp_path):
+    led = make(tmp_path)
+    for i in range(10):
+        rec = led.spend(0.1, note=f"count {i}", mechanism="laplace")
+        assert rec["epsilon"] == 0.1 and rec["seq"] == i + 1
+    assert led.spent()[0] == pytest.approx(1.0)
+    assert led.remaining()[0] == pytest.approx(0.0, abs=1e-12)
+    assert not led.locked
+    with pytest.raises(BudgetExhausted, match="locked") as info:
+        led.spend(0.1, note="one too many")
+    assert "Hospital A" in str(info.value) and "reset(confirm=True)" in str(info.value)
+    assert led.locked
+    assert len(led.history) == 10  # the refused spend is not recorded
+    with pytest.raises(DatasetLocked, match="is spent; no further queries or training"):
+        led.check_open()
+    with pytest.raises(DatasetLocked):
+        led.spend(0.001, note="tiny")
+    assert led.fraction_used() == 1.0
+
+
+def test_history_records_what_when_mechanism(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.2, 1e-6, note="noisy mean age", mechanism="gaussian-classic")
+    (rec,) = led.history
+    assert rec["note"] == "noisy mean age" and rec["mechanism"] == "gaussian-classic"
+    assert rec["epsilon"] == 0.2 and rec["delta"] == 1e-6
+    assert rec["when"].endswith("+00:00")
+    assert led.remaining() == (pytest.approx(0.8), pytest.approx(1e-5 - 1e-6))
+
+
+def test_dpsgd_spends_compose_tightly(tmp_path):
+    led = make(tmp_path, epsilon=5.0)
+    for epoch in range(3):
+        led.spend_dpsgd(noise_multiplier=1.0, sample_rate=0.01, steps=100, note=f"epoch {epoch}")
+    one_run = dpsgd_epsilon(noise_multiplier=1.0, sample_rate=0.01, steps=300, delta=1e-5)
+    one_epoch = dpsgd_epsilon(noise_multiplier=1.0, sample_rate=0.01, steps=100, delta=1e-5)
+    eps, dlt = led.spent()
+    assert eps == pytest.approx(one_run, rel=1e-12)
+    assert eps < 3 * one_epoch  # tight composition beats adding per-epoch ε
+    assert dlt == 1e-5
+    assert math.fsum(r["epsilon"] for r in led.history) == pytest.approx(eps)
+    # Basic spends add on top; δ they commit is taken from the Gaussian part.
+    led.spend(0.5, note="a Laplace count")
+    assert led.spent()[0] == pytest.approx(one_run + 0.5, rel=1e-12)
+    preview = led.cost_of_dpsgd(noise_multiplier=1.0, sample_rate=0.01, steps=100)
+    assert 0 < preview < one_epoch
+    assert len(led.history) == 4  # previews record nothing
+
+
+def test_gaussian_answers_compose_with_training(tmp_path):
+    led = make(tmp_path, epsilon=10.0)
+    led.spend_gaussian(sigma=4.0, sensitivity=1.0, note="noisy count (Gaussian)")
+    led.spend_gaussian(sigma=4.0, sensitivity=1.0, note="noisy count again")
+    single = led.history[0]["epsilon"]
+    assert led.spent()[0] < 2 * single  # joint accounting is tighter than the sum
+
+
+def test_no_noise_training_cannot_be_covered(tmp_path):
+    led = make(tmp_path, epsilon=50.0)
+    with pytest.raises(BudgetExhausted):
+        led.spend_dpsgd(noise_multiplier=0.0, sample_rate=0.01, steps=10, note="non-private")
+    assert led.history == [] and led.locked
+
+
+# ----------------------------------------------------------------------------- persistence
+def test_persists_across_instances_and_refuses_other_budget(tmp_path):
+    make(tmp_path).spend(0.3, note="before restart")
+    again = PrivacyLedger(tmp_path / "ledger.json", epsilon=None, delta=None,
+                          dataset="pneumoniamnist", institution="Hospital A")
+    assert again.budget == (1.0, 1e-5)
+    assert again.spent()[0] == pytest.approx(0.3)
+    with pytest.raises(InvalidParameterError, match="created with the budget"):
+        make(tmp_path, epsilon=2.0)
+    with pytest.raises(InvalidParameterError, match="belongs to dataset"):
+        make(tmp_path, institution="Hospital B")
+
+
+def test_default_path_is_per_institution_and_dataset(tmp_path):
+    a = PrivacyLedger(None, epsilon=1.0, delta=1e-5, dataset="pneumoniamnist",
+                      institution="Hospital A")
+    b = PrivacyLedger(None, epsilon=1.0, delta=1e-5, dataset="pneumoniamnist",
+                      institution="Hospital B")
+    assert a.path == default_ledger_path(dataset="pneumoniamnist", institution="Hospital A")
+    assert str(a.path).startswith(os.environ["MEDPRIV_CACHE_DIR"])
+    assert a.path != b.path
+    a.spend(0.5, note="x")
+    assert b.spent() == (0.0, 0.0)
+    # A directory as path: the same layout below it.
+    c = PrivacyLedger(tmp_path, epsilon=1.0, delta=1e-5, dataset="d", institution="i")
+    assert c.path == tmp_path / "i" / "d.json"
+
+
+def test_reset_needs_explicit_confirmation(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.9, note="big")
+    with pytest.raises(BudgetExhausted):
+        led.spend(0.2, note="too much")
+    for bad in ({}, {"confirm": False}, {"confirm": "yes"}, {"confirm": 1}):
+        with pytest.raises(InvalidParameterError, match="instructor"):
+            led.reset(**bad)
+    assert led.locked
+    led.reset(confirm=True)
+    assert not led.locked and led.history == [] and led.remaining()[0] == 1.0
+    content = json.loads(led.path.read_text())["content"]
+    assert content["resets"][0]["spends"][0]["note"] == "big"  # the old record is kept
+    led.reset(confirm=True, epsilon=3.0)
+    assert led.budget == (3.0, 1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(epsilon=0.0), dict(epsilon=float("nan")),
+                                    dict(epsilon=-1.0), dict(epsilon=float("inf")),
+                                    dict(delta=0.0), dict(delta=1.0)])
+def test_bad_budget(tmp_path, kwargs):
+    with pytest.raises(InvalidParameterError, match=next(iter(kwargs))):
+        make(tmp_path, **kwargs)
+
+
+def test_bad_spend(tmp_path):
+    led = make(tmp_path)
+    for eps in (0.0, -0.1, float("nan"), float("inf"), "0.1"):
+        with pytest.raises(InvalidParameterError, match="epsilon"):
+            led.spend(eps, note="x")
+    with pytest.raises(InvalidParameterError, match="delta"):
+        led.spend(0.1, 1.0, note="x")
+    with pytest.raises(InvalidParameterError, match="note"):
+        led.spend(0.1, note="  ")
+    with pytest.raises(InvalidParameterError, match="sample_rate"):
+        led.spend_dpsgd(noise_multiplier=1.0, sample_rate=0.0, steps=1, note="x")
+    assert led.history == [] and not led.locked
+
+
+# ----------------------------------------------------------------------------- integrity
+def test_hand_edited_file_is_detected(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.9, note="big")
+    doc = json.loads(led.path.read_text())
+    doc["content"]["spends"][0]["epsilon"] = 0.01  # "nobody will notice"
+    led.path.write_text(json.dumps(doc))
+    with pytest.raises(LedgerCorrupt, match="checksum"):
+        led.remaining()
+    with pytest.raises(LedgerCorrupt):
+        led.spend(0.05, note="more")
+    with pytest.raises(LedgerCorrupt):
+        led.check_open()
+
+
+def test_truncated_file_is_detected_and_reset_recovers(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.2, note="x")
+    raw = led.path.read_bytes()
+    led.path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(LedgerCorrupt, match="not valid JSON"):
+        led.history
+    # Re-opening with the budget still works, so an instructor can reset.
+    again = make(tmp_path)
+    with pytest.raises(LedgerCorrupt):
+        again.spent()
+    again.reset(confirm=True)
+    assert again.history == [] and not again.locked
+    assert list(tmp_path.glob("ledger.json.corrupt-*")), "the damaged file is kept aside"
+
+
+def test_unlocking_by_hand_is_detected(tmp_path):
+    led = make(tmp_path)
+    with pytest.raises(BudgetExhausted):
+        led.spend(2.0, note="too much")
+    doc = json.loads(led.path.read_text())
+    doc["content"]["locked"] = None
+    led.path.write_text(json.dumps(doc))
+    with pytest.raises(LedgerCorrupt):
+        led.check_open()
+
+
+# ----------------------------------------------------------------------------- kill -9
+_CHILD = """
+import sys
+from medpriv_widgets.privacy.ledger import PrivacyLedger
+led = PrivacyLedger(sys.argv[1], epsilon=1000.0, delta=1e-5, dataset="d", institution="i")
+i = int(sys.argv[2])
+while True:
+    led.spend(0.01, note=f"s{i}")
+    print(i, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+def test_sigkill_mid_spend_loses_nothing_and_counts_nothing_twice(tmp_path):
+    path = tmp_path / "ledger.json"
+    PrivacyLedger(path, epsilon=1000.0, delta=1e-5, dataset="d", institution="i")
+    rng = random.Random(1234)
+    next_index = 0
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(next_index)],
+                                stdout=subprocess.PIPE, text=True, cwd=REPO)
+        confirmed = []
+        target = rng.randint(3, 25)
+        while len(confirmed) < target:
+            line = proc.stdout.readline()
+            assert line, "child died on its own"
+            confirmed.append(int(line))
+        time.sleep(rng.uniform(0.0, 0.01))  # land somewhere inside a spend
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=30)
+        confirmed += [int(x) for x in rest.split()]
+        assert proc.returncode == -signal.SIGKILL
+
+        led = PrivacyLedger(path, dataset="d", institution="i")  # file must be valid
+        notes = [r["note"] for r in led.history]
+        assert len(notes) == len(set(notes)), "a spend was counted twice"
+        # All spends are a gap-free sequence s0..sk: every confirmed spend is present, and at
+        # most the one in flight at the kill was completed without being confirmed.
+        assert notes == [f"s{i}" for i in range(len(notes))]
+        assert confirmed[-1] + 1 <= len(notes) <= confirmed[-1] + 2
+        assert led.spent()[0] == pytest.approx(0.01 * len(notes))
+        next_index = len(notes)
+
+
+# ----------------------------------------------------------------------------- concurrency
+def _spender(path: str, name: str, queue) -> None:
+    led = PrivacyLedger(path, dataset="d", institution="i")
+    done = []
+    try:
+        while True:
+            led.spend(0.07, note=f"{name}-{len(done)}")
+            done.append(f"{name}-{len(done)}")
+    except (BudgetExhausted, DatasetLocked):
+        pass
+    finally:
+        queue.put(done)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_two_processes_never_exceed_the_budget(tmp_path):
+    path = tmp_path / "ledger.json"
+    PrivacyLedger(path, epsilon=1.0, delta=1e-5, dataset="d", institution="i")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_spender, args=(str(path), name, queue)) for name in "AB"]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    led = PrivacyLedger(path, dataset="d", institution="i")
+    successful = sorted(results[0] + results[1])
+    assert sorted(r["note"] for r in led.history) == successful
+    assert len(successful) == 14  # 14 × 0.07 = 0.98 ≤ 1 < 15 × 0.07
+    assert led.spent()[0] == pytest.approx(0.07 * len(successful))
+    assert led.spent()[0] <= 1.0 + 1e-9
+    assert led.locked
+
+
+def test_errors_are_privacy_budget_errors():
+    assert issubclass(BudgetExhausted, PrivacyBudgetError)
+    assert issubclass(LedgerCorrupt, PrivacyBudgetError)
