@@ -1,0 +1,216 @@
+"""Gradient inversion on synthetic phantoms (CPU, fixed seeds): it works, defenses stop it,
+labels are inferred, stopping works, bad input is refused."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pytest
+import torch
+
+from medpriv_widgets.attacks.reconstruction import (
+    Defense, client_update, infer_label_counts, infer_label_single, make_scorer,
+    make_victim_model, psnr, reconstruct, reconstruction_sweep, run_attack, run_epsilon,
+    select_batch, ssim, verdict)
+from medpriv_widgets.data import make_phantoms
+from medpriv_widgets.errors import InvalidParameterError
+from medpriv_widgets.stopping import StopToken
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny convolutions run faster on one thread than on two contended ones."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def phantoms():
+    return make_phantoms(n=8, size=28, seed=0)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return make_victim_model(size=28, seed=0)
+
+
+def _attack(model, x, y, defense=None, **kw):
+    update = client_update(model=model, images=x, labels=y, defense=defense)
+    return list(reconstruct(model=model, update=update, device="cpu", score=make_scorer(x), **kw))
+
+
+def test_undefended_attack_recovers_phantom(model, phantoms):
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    frames = _attack(model, x, y, iterations=120, frame_every=20)
+    assert frames[-1].iteration <= 120
+    assert frames[-1].image.shape == x.shape
+    assert frames[-1].psnr >= 25.0, [f.psnr for f in frames]
+    assert verdict(frames[-1].psnr, frames[-1].ssim) == "recognisable"
+    assert frames[-1].psnr > frames[0].psnr + 10  # the image emerges over the frames
+
+
+def test_strong_dp_noise_defeats_attack(model, phantoms):
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    frames = _attack(model, x, y, Defense(clip_norm=1.0, noise_multiplier=0.1), iterations=60,
+                     frame_every=30)
+    assert frames[-1].psnr < 12.0
+    assert verdict(frames[-1].psnr, frames[-1].ssim) == "not recognisable"
+
+
+def test_clipping_alone_stops_dlg_but_not_cosine(model, phantoms):
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    clip = Defense(clip_norm=1e-3)
+    ig = _attack(model, x, y, clip, attack="ig", iterations=80, frame_every=80)[-1]
+    dlg = _attack(model, x, y, clip, attack="dlg", iterations=40, frame_every=40)[-1]
+    assert ig.psnr >= 22.0
+    assert dlg.psnr < ig.psnr - 10
+
+
+def test_truth_does_not_steer_the_attack(model, phantoms):
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    update = client_update(model=model, images=x, labels=y)
+    params = inspect.signature(reconstruct).parameters
+    assert not {"truth", "images", "x"} & set(params)
+    a = run_attack(model=model, update=update, iterations=10, device="cpu")
+    b = run_attack(model=model, update=update, iterations=10, device="cpu", score=make_scorer(x))
+    assert torch.equal(a.image, b.image)
+    assert math.isnan(a.psnr) and not math.isnan(b.psnr)
+
+
+def test_label_inference_single(model, phantoms):
+    trained = make_victim_model(size=28, seed=0, trained_steps=20)
+    for net in (model, trained):
+        for i in range(len(phantoms)):
+            u = client_update(model=net, images=phantoms.images[i:i + 1],
+                              labels=phantoms.labels[i:i + 1])
+            assert infer_label_single(model=net, update=u) == int(phantoms.labels[i])
+    # clipping rescales the gradient but keeps its signs
+    u = client_update(model=model, images=phantoms.images[:1], labels=phantoms.labels[:1],
+                      defense=Defense(clip_norm=0.01))
+    assert infer_label_single(model=model, update=u) == int(phantoms.labels[0])
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1]])
+def test_label_inference_batch_counts(model, phantoms, labels):
+    y = torch.tensor(labels)
+    u = client_update(model=model, images=phantoms.images[:6], labels=y)
+    counts = infer_label_counts(model=model, update=u)
+    assert counts.tolist() == torch.bincount(y, minlength=2).tolist()
+
+
+def test_stop_token_ends_attack(model, phantoms):
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    update = client_update(model=model, images=x, labels=y)
+    stop = StopToken()
+    frames = []
+    for frame in reconstruct(model=model, update=update, iterations=1000, frame_every=5,
+                             device="cpu", stop=stop, restarts=3):
+        frames.append(frame)
+        if len(frames) == 2:
+            stop.request()
+    assert len(frames) == 3  # two frames, then the final answer
+    assert frames[-1].iteration <= 15
+
+
+def test_batch_attack_and_other_defenses_run(model, phantoms):
+    x, y = phantoms.images[:2], phantoms.labels[:2]
+    for defense in (Defense(topk_fraction=0.1), Defense(local_steps=2, local_lr=0.1)):
+        update = client_update(model=model, images=x, labels=y, defense=defense)
+        assert [tuple(g.shape) for g in update.gradient] == \
+               [tuple(p.shape) for p in model.parameters()]
+        if defense.topk_fraction < 1:
+            nz = sum(int((g != 0).sum()) for g in update.gradient)
+            total = sum(g.numel() for g in update.gradient)
+            assert nz <= 0.11 * total
+        frame = run_attack(model=model, update=update, iterations=5, device="cpu")
+        assert frame.image.shape == x.shape and 0 <= frame.image.min() <= frame.image.max() <= 1
+
+
+def test_metrics_match_batches_and_verdict():
+    d = make_phantoms(n=3, size=28, seed=1)
+    assert psnr(d.images, d.images) == 100.0
+    perm = d.images[[2, 0, 1]]
+    assert psnr(perm, d.images) == 100.0  # a reconstruction is an unordered set
+    assert ssim(perm, d.images) == pytest.approx(1.0)
+    assert verdict(26.0, 0.8) == "recognisable"
+    assert verdict(26.0, 0.5) == "not recognisable"
+    assert verdict(20.0, 0.9) == "not recognisable"
+    assert verdict(float("nan"), 0.9) == "not recognisable"
+
+
+def test_sweep_is_cached_and_monotone(phantoms):
+    kw = dict(images=phantoms.images[:1], labels=phantoms.labels[:1], sigmas=[0.0, 0.1],
+              iterations=60)
+    first = reconstruction_sweep(**kw)
+    assert first.psnr[0] > first.psnr[1] + 10
+    assert first.images.shape == (2, 1, 1, 28, 28)
+    again = reconstruction_sweep(**kw)  # from the cache: identical
+    assert again.psnr == first.psnr
+
+
+def test_run_epsilon_infinite_without_noise():
+    assert run_epsilon(noise_multiplier=0.0) == math.inf
+    try:
+        big = run_epsilon(noise_multiplier=1.0)
+        small = run_epsilon(noise_multiplier=2.0)
+    except ImportError:
+        pytest.skip("privacy.accounting is not there yet")
+    assert small < big
+
+
+@pytest.mark.parametrize("bad", [
+    lambda m, d: client_update(model=m, images=d.images[0], labels=d.labels[:1]),
+    lambda m, d: client_update(model=m, images=d.images[:1] * 2, labels=d.labels[:1]),
+    lambda m, d: client_update(model=m, images=d.images[:1] - 0.5, labels=d.labels[:1]),
+    lambda m, d: client_update(model=m, images=d.images[:2], labels=d.labels[:1]),
+    lambda m, d: client_update(model=m, images=make_phantoms(n=1, size=64).images,
+                               labels=[0]),
+    lambda m, d: Defense(clip_norm=1.0, noise_multiplier=-0.1),
+    lambda m, d: Defense(clip_norm=0.0),
+    lambda m, d: Defense(clip_norm=-1.0),
+    lambda m, d: Defense(noise_multiplier=0.1),  # noise needs a clipping norm
+    lambda m, d: Defense(topk_fraction=0.0),
+    lambda m, d: select_batch(d.images, d.labels, batch_size=9),
+    lambda m, d: select_batch(d.images, d.labels, batch_size=0),
+    lambda m, d: run_attack(model=m, update=client_update(model=m, images=d.images[:1],
+                                                          labels=d.labels[:1]),
+                            attack="deepest_leakage"),
+    lambda m, d: run_attack(model=m, update=client_update(model=m, images=d.images[:1],
+                                                          labels=d.labels[:1]),
+                            iterations=0),
+    lambda m, d: run_attack(model=make_victim_model(size=64), update=client_update(
+        model=m, images=d.images[:1], labels=d.labels[:1])),
+    lambda m, d: reconstruction_sweep(images=d.images[:1], labels=d.labels[:1],
+                                      sigmas=[-1.0]),
+    lambda m, d: make_victim_model(kind="resnet"),
+])
+def test_bad_parameters_rejected(model, phantoms, bad):
+    with pytest.raises(InvalidParameterError) as info:
+        bad(model, phantoms)
+    assert "`" in str(info.value)  # the message names the parameter
+
+
+@pytest.mark.parametrize("size,iterations", [(64, 40), (128, 40)])
+def test_partly_trained_model_at_larger_sizes(size, iterations):
+    d = make_phantoms(n=1, size=size, seed=2)
+    net = make_victim_model(size=size, seed=0, trained_steps=10)
+    frames = _attack(net, d.images, d.labels, iterations=iterations, frame_every=5)
+    assert frames[-1].image.shape == (1, 1, size, size)
+    assert frames[-1].psnr > frames[0].psnr + 1.0
+
+
+def test_signed_adam_variant_improves(model, phantoms):
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    frames = _attack(model, x, y, optimizer="adam", iterations=150, frame_every=50)
+    assert frames[-1].psnr > frames[0].psnr + 3.0
+
+
+def test_parameters_checked_when_called_not_when_iterated(model, phantoms):
+    update = client_update(model=model, images=phantoms.images[:1], labels=phantoms.labels[:1])
+    with pytest.raises(InvalidParameterError, match="attack"):
+        reconstruct(model=model, update=update, attack="nope")  # no iteration needed
+    with pytest.raises(InvalidParameterError, match="optimizer"):
+        reconstruct(model=model, update=update, optimizer="sgd")
