@@ -1,0 +1,441 @@
+"""Non-private and DP-SGD training as a generator of per-epoch progress records.
+
+The stages have names (``_prepare_data``, ``_privacy_plan``, ``_make_private``, ``_run_epoch``)
+so each can be read, taught or replaced on its own. DP-SGD is Opacus' ``PrivacyEngine`` with
+Poisson sampling: in every step each training image joins the batch independently with
+probability q, each image's gradient is clipped to length ≤ C (``max_grad_norm``) and Gaussian
+noise of standard deviation σ·C is added to their sum. ε is computed in one place,
+:mod:`medpriv_widgets.privacy.accounting`.
+
+Privacy ledger: when ``ledger=`` is given, ``ledger.check_open()`` runs before anything else and
+the run's *whole planned* spend (σ, q, all planned steps) is reserved with
+``ledger.spend_dpsgd(...)`` before the first step. Reserving up front means a budget can never be
+overrun, even if the process dies mid-training; a run stopped early keeps its reservation (a
+conservative choice: nothing is refunded).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validate import check_int
+from ..cache import ResultCache
+from ..device import choose_device, device_label
+from ..errors import DataError, InvalidParameterError
+from ..models import make_model
+from ..privacy.accounting import dpsgd_epsilon, noise_multiplier_for_epsilon
+from ..stopping import StopToken, stop_requested
+from .config import TrainConfig, default_delta, sample_rate_for
+from .evaluate import binary_metrics, evaluate, predict_proba
+
+# Opacus' hooks make torch say this on every backward pass when the images do not require
+# gradients (they never do here); it is expected (ECOSYSTEM.md) and would flood the CLI's stderr.
+warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+
+
+@dataclass
+class TrainResult:
+    """Everything a finished (or stopped) run produced; what the cache stores.
+
+    ``state_dict`` holds CPU tensors of a plain :class:`SmallCNN` (use :func:`load_model`).
+    ``history`` is one dict per epoch (see :class:`TrainProgress.as_dict`). ``test_metrics`` and
+    ``val_metrics`` hold auc, accuracy, balanced_accuracy, sensitivity, specificity, n, ….
+    ``epsilon`` is the ε actually spent (``inf`` when not private); ``seconds`` the wall time.
+    """
+
+    config: dict
+    state_dict: dict
+    history: list
+    test_metrics: dict
+    val_metrics: dict
+    epsilon: float
+    delta: float
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+    device: str
+    seconds: float
+    stopped: bool = False
+    n_train: int = 0
+    n_val: int = 0
+    n_test: int = 0
+    data_caption: str = ""
+    synthetic: bool = False
+
+    @property
+    def private(self) -> bool:
+        return math.isfinite(self.epsilon)
+
+
+@dataclass
+class TrainProgress:
+    """One record per epoch (and a last one when the run ends or is stopped).
+
+    epoch (1-based, epochs done), epochs (planned), step (optimizer steps so far), steps_total,
+    loss (mean training cross-entropy of the epoch, nats), epsilon_spent (ε after ``step``
+    steps; inf when not private, 0 before the first step), noise_multiplier σ (0 = none),
+    max_grad_norm C (None when not clipped), val (validation metrics dict), step_seconds (mean
+    seconds per optimizer step this epoch), seconds (wall time so far), stopped, final, and on
+    the final record the :class:`TrainResult`.
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    steps_total: int
+    loss: float
+    epsilon_spent: float
+    noise_multiplier: float
+    max_grad_norm: float | None
+    val: dict
+    step_seconds: float
+    seconds: float
+    stopped: bool = False
+    final: bool = False
+    result: TrainResult | None = field(default=None, repr=False)
+
+    @property
+    def fraction(self) -> float:
+        """Share of planned steps done, for progress bars."""
+        return self.step / self.steps_total if self.steps_total else 1.0
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "epoch", "epochs", "step", "steps_total", "loss", "epsilon_spent", "noise_multiplier",
+            "max_grad_norm", "val", "step_seconds", "seconds", "stopped", "final")}
+
+
+@dataclass(frozen=True)
+class PrivacyPlan:
+    """σ, q, steps and δ of a run, decided before training (all numbers the widget shows)."""
+
+    private: bool
+    noise_multiplier: float
+    sample_rate: float
+    steps_per_epoch: int
+    steps: int
+    delta: float
+    target_epsilon: float
+    max_grad_norm: float | None
+
+
+# ---------------------------------------------------------------- stages
+
+def _load_pool(config: TrainConfig):
+    from ..data import load_dataset
+
+    return load_dataset(size=config.size, split="train", seed=config.seed)
+
+
+def _load_test(config: TrainConfig):
+    from ..data import load_dataset
+
+    return load_dataset(size=config.size, split="test", seed=config.seed + 1)
+
+
+def _prepare_data(config: TrainConfig, pool) -> tuple:
+    """Patient-aware train/validation split of the pool, then the optional ``n_train`` subset."""
+    from ..data import patient_split
+
+    if pool.size != config.size:
+        raise InvalidParameterError(f"The data are {pool.size} px but `size` is {config.size}; "
+                                    f"load data of the same size or change `size`.")
+    n = len(pool)
+    if n < 4:
+        raise DataError(f"Training needs at least 4 images; the data hold {n}.")
+    if config.val_fraction > 0:
+        train_idx, val_idx = patient_split(pool.patient_ids, n=n, seed=config.seed,
+                                           fractions=(1.0 - config.val_fraction, config.val_fraction))
+    else:
+        train_idx, val_idx = np.arange(n), np.arange(0)
+    if config.n_train is not None and config.n_train < len(train_idx):
+        rng = np.random.default_rng(config.seed)
+        train_idx = np.sort(rng.choice(train_idx, size=config.n_train, replace=False))
+        # keep validation proportionate so small runs stay small
+        keep = max(2, int(round(len(train_idx) * config.val_fraction / (1 - config.val_fraction))))
+        if len(val_idx) > keep:
+            val_idx = np.sort(rng.choice(val_idx, size=keep, replace=False))
+    return pool.subset(train_idx), pool.subset(val_idx)
+
+
+def plan_privacy(config: TrainConfig, n_train: int) -> PrivacyPlan:
+    """Decide σ (from the target ε, or as given), q, steps and δ for ``n_train`` images.
+
+    Raises InvalidParameterError for δ ≥ 1/N or a batch larger than the data.
+    """
+    check_int("n_train", n_train, low=1)
+    config = config.effective()
+    q, per_epoch = sample_rate_for(config.batch_size, n_train)
+    steps = per_epoch * config.epochs
+    delta = config.delta if config.delta is not None else default_delta(n_train)
+    if delta >= 1.0 / n_train:
+        raise InvalidParameterError(
+            f"`delta` must be below 1/N = {1.0 / n_train:.3g} for N = {n_train} training images "
+            f"(otherwise 'private' could mean leaking one child's record outright); got {delta!r}. "
+            f"Leave it as None to use {default_delta(n_train):g}.")
+    if not config.private:
+        return PrivacyPlan(False, 0.0, q, per_epoch, steps, delta, math.inf, None)
+    if config.noise_multiplier is not None:
+        sigma = float(config.noise_multiplier)
+        target = dpsgd_epsilon(noise_multiplier=sigma, sample_rate=q, steps=steps, delta=delta,
+                               accountant=config.accountant)
+    else:
+        target = config.target_epsilon
+        sigma = _sigma_for(target, q, steps, delta, config.accountant)
+    return PrivacyPlan(True, sigma, q, per_epoch, steps, delta, target, config.max_grad_norm)
+
+
+def _sigma_for(target: float, q: float, steps: int, delta: float, accountant: str) -> float:
+    """σ for a target ε, stored on disk: the root-finding takes seconds, and a slider showing
+    the σ an ε implies must answer instantly the second time."""
+    key = {"target_epsilon": target, "sample_rate": q, "steps": steps, "delta": delta,
+           "accountant": accountant}
+    return float(ResultCache("dpsgd-sigma").get_or_compute(key, lambda: noise_multiplier_for_epsilon(
+        target_epsilon=target, sample_rate=q, steps=steps, delta=delta, accountant=accountant)))
+
+
+def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+
+
+def _make_private(config: TrainConfig, plan: PrivacyPlan, model, optimizer, loader, seed: int):
+    """Wrap model, optimizer and loader with Opacus (Poisson sampling, clipping, noise)."""
+    from opacus import PrivacyEngine
+
+    with warnings.catch_warnings():
+        # "secure RNG off" and full-backward-hook warnings are expected (ECOSYSTEM.md)
+        warnings.simplefilter("ignore")
+        engine = PrivacyEngine(accountant="prv")  # Opacus' own accountant is unused; ours decides
+        model, optimizer, loader = engine.make_private(
+            module=model, optimizer=optimizer, data_loader=loader,
+            noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
+            poisson_sampling=True, grad_sample_mode=config.grad_sample_mode,
+            noise_generator=torch.Generator(device=_param_device(model)).manual_seed(seed + 7919))
+    if not math.isclose(loader.sample_rate, plan.sample_rate, rel_tol=1e-12):
+        raise RuntimeError(f"Opacus samples at q={loader.sample_rate}, accounting assumed "
+                           f"q={plan.sample_rate}; the two must agree.")
+    return model, optimizer, loader
+
+
+def _param_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _plain(model: nn.Module) -> nn.Module:
+    """The SmallCNN inside an Opacus GradSampleModule (or the model itself)."""
+    return getattr(model, "_module", model)
+
+
+# ---------------------------------------------------------------- public
+
+def train(config: TrainConfig, *, data=None, test_data=None, stop: StopToken | None = None,
+          ledger=None, device: torch.device | str | None = None) -> Iterator[TrainProgress]:
+    """Train a SmallCNN; yields a :class:`TrainProgress` after every epoch.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    data : ChestXrayData, optional
+        The training pool (split here into train/validation by patient). Default: the
+        ``size`` px 'train' split from :func:`medpriv_widgets.data.load_dataset`.
+    test_data : ChestXrayData, optional
+        Held-out test images for the final metrics. Default: the official 'test' split.
+    stop : StopToken, optional
+        Checked between batches; when set, the run ends after the current batch and yields a
+        last record with ``stopped=True``.
+    ledger : PrivacyLedger, optional
+        Budget of the dataset: checked before training (DatasetLocked when spent) and charged
+        the run's full planned spend up front (see module docstring). Not-private runs are
+        refused against a ledger.
+    device : optional
+        Defaults to :func:`medpriv_widgets.device.choose_device`.
+
+    The last record has ``final=True`` and carries the :class:`TrainResult` in ``.result``.
+    Errors in the configuration are raised here, before the generator is returned.
+    """
+    if not isinstance(config, TrainConfig):
+        raise InvalidParameterError(f"`config` must be a TrainConfig; got {type(config).__name__}.")
+    config = config.effective()
+    if ledger is not None:
+        ledger.check_open()
+        if not config.private:
+            raise InvalidParameterError(
+                "A model trained without privacy (ε = ∞) would spend this dataset's whole budget. "
+                "Choose a finite ε, or train without a ledger on data you may use freely.")
+    dev = choose_device(str(device)) if device is not None else choose_device()
+    pool = data if data is not None else _load_pool(config)
+    train_set, val_set = _prepare_data(config, pool)
+    plan = plan_privacy(config, len(train_set))
+    test = test_data if test_data is not None else _load_test(config)
+    return _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool)
+
+
+def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
+    t_start = time.perf_counter()
+    if ledger is not None:
+        ledger.check_open()
+        ledger.spend_dpsgd(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate,
+                           steps=plan.steps,
+                           note=f"DP-SGD training, {config.size} px, target ε={plan.target_epsilon:.3g}, "
+                                f"σ={plan.noise_multiplier:.3g}, C={plan.max_grad_norm}, "
+                                f"{plan.steps} steps")
+
+    seed = config.seed
+    model = make_model(size=config.size, seed=seed, width=config.width,
+                       activation=config.activation).to(dev)
+    optimizer = _make_optimizer(config, model)
+    gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator().manual_seed(seed + 104729)
+    dataset = torch.utils.data.TensorDataset(train_set.images, train_set.labels)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
+                                         generator=gen)
+    # copied before Opacus attaches its hooks; it tracks the same Parameter objects afterwards
+    ema = _EMA(model, config.ema) if config.ema > 0 else None
+    if plan.private:
+        model, optimizer, loader = _make_private(config, plan, model, optimizer, loader, seed)
+    loss_fn = nn.CrossEntropyLoss()
+
+    history: list[dict] = []
+    step = 0
+    stopped = False
+    loss_sum, loss_n = 0.0, 0
+    val_metrics: dict = {}
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        loss_sum, loss_n, ep_steps, ep_time = 0.0, 0, 0, 0.0
+        for xb, yb in loader:
+            if stop_requested(stop):
+                stopped = True
+                break
+            t0 = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            # Poisson sampling can draw an empty batch (only likely for tiny data). Skipping that
+            # update releases less than the accountant assumes, so ε stays an upper bound.
+            if xb.shape[0] > 0:
+                xb, yb = xb.to(dev), yb.to(dev)
+                if config.augment:
+                    xb = augment(xb, generator=aug_gen)
+                loss = loss_fn(model(xb), yb)
+                loss.backward()
+                optimizer.step()
+                if ema is not None:
+                    ema.update(_plain(model), step + 1)
+                loss_sum += float(loss.detach()) * xb.shape[0]
+                loss_n += xb.shape[0]
+            step += 1
+            ep_steps += 1
+            ep_time += time.perf_counter() - t0
+        val_metrics = _val_metrics(ema.model if ema is not None else _plain(model), val_set)
+        record = TrainProgress(
+            epoch=epoch - (1 if stopped and ep_steps < plan.steps_per_epoch else 0),
+            epochs=config.epochs, step=step, steps_total=plan.steps,
+            loss=loss_sum / loss_n if loss_n else math.nan,
+            epsilon_spent=_epsilon(plan, step, config.accountant),
+            noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
+            val=val_metrics, step_seconds=ep_time / ep_steps if ep_steps else math.nan,
+            seconds=time.perf_counter() - t_start, stopped=stopped)
+        history.append(record.as_dict())
+        if stopped or epoch == config.epochs:
+            break
+        yield record
+
+    plain = ema.model if ema is not None else _plain(model)
+    test_metrics = evaluate(plain, test)
+    record.final = True
+    record.seconds = time.perf_counter() - t_start
+    history[-1] = record.as_dict()
+    record.result = TrainResult(
+        config=config.to_dict(),
+        state_dict={k: v.detach().cpu().clone() for k, v in plain.state_dict().items()},
+        history=history, test_metrics=test_metrics, val_metrics=val_metrics,
+        epsilon=record.epsilon_spent, delta=plan.delta, noise_multiplier=plan.noise_multiplier,
+        sample_rate=plan.sample_rate, steps=step, device=device_label(dev),
+        seconds=record.seconds, stopped=stopped, n_train=len(train_set), n_val=len(val_set),
+        n_test=len(test), data_caption=pool.caption, synthetic=bool(pool.synthetic or test.synthetic))
+    yield record
+
+
+def augment(images: torch.Tensor, *, generator: torch.Generator, max_shift: float = 0.08,
+            max_rotate_deg: float = 8.0, max_zoom: float = 0.08, max_contrast: float = 0.3,
+            max_brightness: float = 0.08) -> torch.Tensor:
+    """Random small shift, rotation, zoom, contrast and brightness per image (B, 1, S, S).
+
+    Radiographs differ in patient position and framing; showing the network slightly moved
+    copies keeps it from memorising pixel positions, which narrowed the gap between validation
+    and the (differently framed) official test split. Each image is augmented independently, so
+    DP-SGD's per-image clipping and accounting are unchanged. Sampling uses ``generator`` (CPU)
+    so runs stay reproducible.
+    """
+    b = images.shape[0]
+    r = torch.rand(b, 4, generator=generator) * 2 - 1
+    angle = r[:, 0] * math.radians(max_rotate_deg)
+    scale = 1.0 + r[:, 1] * max_zoom
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, r[:, 2] * max_shift * 2], 1),
+                         torch.stack([sin, cos, r[:, 3] * max_shift * 2], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta.to(images.device, images.dtype), list(images.shape),
+                                           align_corners=False)
+    moved = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
+                                            align_corners=False)
+    # exposure and contrast differ between machines and hospitals
+    jitter = (torch.rand(b, 2, generator=generator) * 2 - 1).to(images.device, images.dtype)
+    contrast = torch.exp(jitter[:, 0] * math.log(1.0 + max_contrast)).view(b, 1, 1, 1)
+    mean = moved.mean(dim=(1, 2, 3), keepdim=True)
+    out = (moved - mean) * contrast + mean + jitter[:, 1].view(b, 1, 1, 1) * max_brightness
+    return out.clamp(0.0, 1.0)
+
+
+class _EMA:
+    """Exponential moving average of the weights (what is evaluated and saved when enabled).
+
+    Averaging the iterates smooths out DP-SGD's noise; it is post-processing of the released
+    steps, so it costs no privacy (De et al. 2022). The decay ramps up as min(decay, (1+t)/(10+t))
+    so that early, poor weights are forgotten quickly.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1.0 + step) / (10.0 + step))
+        for avg, p in zip(self.model.parameters(), model.parameters()):
+            avg.mul_(d).add_(p.detach(), alpha=1.0 - d)
+
+
+def _val_metrics(model: nn.Module, val_set) -> dict:
+    if len(val_set) == 0:
+        return {}
+    return binary_metrics(predict_proba(model, val_set.images), val_set.labels.numpy())
+
+
+def _epsilon(plan: PrivacyPlan, steps: int, accountant: str) -> float:
+    if not plan.private:
+        return math.inf
+    if steps == 0:
+        return 0.0
+    return dpsgd_epsilon(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate,
+                         steps=steps, delta=plan.delta, accountant=accountant)
+
+
+def run_to_end(config: TrainConfig, **kwargs) -> TrainResult:
+    """Run :func:`train` to completion and return its :class:`TrainResult`."""
+    last = None
+    for last in train(config, **kwargs):
+        pass
+    return last.result

@@ -1,0 +1,344 @@
+"""Private-training lab: choose ε, see the noise and clipping it implies, train, compare.
+
+``PrivateTrainingLab`` holds no mathematics: σ, q and steps come from
+:func:`medpriv_widgets.training.plan_privacy` (which asks :mod:`medpriv_widgets.privacy.accounting`),
+training from :func:`medpriv_widgets.training.train_cached`, cached answers from
+:func:`medpriv_widgets.training.cached_result`. Long work runs through ``BackgroundJob`` with a
+Stop button; ``run(wait=True)`` does the same synchronously for notebooks under test.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+
+import ipywidgets as W
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .._validate import check_positive
+from ..device import choose_device, device_label
+from ..errors import InvalidParameterError
+from ..training import (DEFAULT_EPSILONS, TrainConfig, cached_result, plan_privacy,
+                        precompute_grid, train_cached)
+from ..training.loop import _load_pool, _load_test, _prepare_data
+from ._common import BackgroundJob, MessageArea
+
+ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
+               "Not for clinical use.")
+
+
+def _eps_label(eps: float) -> str:
+    return "∞ (not private)" if math.isinf(eps) else f"{eps:g}"
+
+
+def _pct(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
+
+
+class PrivateTrainingLab:
+    """ε slider → σ and clipping → Train (progress, Stop, live curves) → AUC beside non-private.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        Everything but ε (default: ``TrainConfig()``, 64 px). The slider sets ``target_epsilon``.
+    epsilons : sequence of float
+        Slider positions (> 0; ``inf`` = not private, always added for the comparison).
+        Default: the pre-computed grid ``medpriv_widgets.training.DEFAULT_EPSILONS``.
+    epsilon : float
+        Starting position (one of ``epsilons``).
+    ledger : PrivacyLedger, optional
+        Charged for every private run (a locked dataset refuses, shown in place).
+    data, test_data : ChestXrayData, optional
+        Training pool and test split (default: loaded for ``config.size``).
+
+    ``lab.widget`` (or the lab as the last expression of a cell) displays it.
+    """
+
+    def __init__(self, *, config: TrainConfig | None = None, epsilons=DEFAULT_EPSILONS,
+                 epsilon: float = 8.0, ledger=None, data=None, test_data=None) -> None:
+        self.config = config if config is not None else TrainConfig()
+        if not isinstance(self.config, TrainConfig):
+            raise InvalidParameterError(f"`config` must be a TrainConfig; got {type(config).__name__}.")
+        eps_list = [check_positive("epsilons", e, allow_inf=True) for e in epsilons]
+        if math.inf not in eps_list:
+            eps_list.append(math.inf)
+        self.epsilons = tuple(sorted(set(eps_list)))
+        epsilon = check_positive("epsilon", epsilon, allow_inf=True)
+        if epsilon not in self.epsilons:
+            raise InvalidParameterError(f"`epsilon` must be one of {self.epsilons}; got {epsilon!r}.")
+        self.ledger = ledger
+        self._data, self._test = data, test_data
+        self._n_train: int | None = None
+        self._lock = threading.Lock()
+        self.job = BackgroundJob()
+        self.result = None          # TrainResult shown now
+        self.reference = None       # the non-private TrainResult
+        self._live = {"epoch": [], "loss": [], "auc": []}
+
+        self.messages = MessageArea()
+        self.slider = W.SelectionSlider(
+            options=[(_eps_label(e), e) for e in self.epsilons], value=epsilon,
+            description="Privacy ε:", continuous_update=False,
+            style={"description_width": "initial"}, layout=W.Layout(width="460px"))
+        self.slider.add_class("medpriv-eps-slider")
+        self.implied = W.HTML()
+        self.train_button = W.Button(description="Train", icon="play", button_style="primary")
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
+        self.grid_button = W.Button(description="Pre-compute all ε", icon="table",
+                                    tooltip="Train (or load) one model per slider position")
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="Progress:",
+                                      layout=W.Layout(width="460px"))
+        self.status = W.HTML()
+        self.table = W.HTML()
+        self.figure = go.FigureWidget(make_subplots(
+            rows=1, cols=2, subplot_titles=("Training loss", "Validation AUC")))
+        self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="loss", row=1, col=1)
+        self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="AUC (this run)", row=1, col=2)
+        self.figure.add_scatter(x=[], y=[], mode="lines", name="AUC (not private)",
+                                line={"dash": "dash", "color": "grey"}, row=1, col=2)
+        self.figure.update_layout(height=320, margin={"l": 50, "r": 20, "t": 60, "b": 40},
+                                  title=self._title(), legend={"orientation": "h", "y": -0.2})
+        self.figure.update_xaxes(title_text="epoch")
+        self.figure.update_yaxes(range=[0.4, 1.0], row=1, col=2)
+
+        self.slider.observe(self._on_slider, names="value")
+        self.train_button.on_click(lambda _: self.run(wait=False))
+        self.stop_button.on_click(lambda _: self.stop())
+        self.grid_button.on_click(lambda _: self.precompute(wait=False))
+        self.widget = W.VBox([
+            W.HTML(f"<b>Private training of a pneumonia classifier</b> "
+                   f"<small>({html.escape(ATTRIBUTION)})</small>"),
+            self.slider, self.implied,
+            W.HBox([self.train_button, self.stop_button, self.grid_button]),
+            W.HBox([self.progress, self.status]), self.figure, self.table, self.messages])
+        self.widget.add_class("medpriv-private-training")
+        self._on_slider(None)
+
+    # ------------------------------------------------------------------ helpers
+    def _title(self, data_caption: str = "") -> str:
+        dev = device_label(choose_device())
+        return f"DP-SGD, {self.config.size} px — {data_caption or 'chest X-rays'} — {dev}"
+
+    def _load(self):
+        with self._lock:
+            if self._data is None:
+                self._data = _load_pool(self.config)
+            if self._test is None:
+                self._test = _load_test(self.config)
+            if self._n_train is None:
+                self._n_train = len(_prepare_data(self.config, self._data)[0])
+                self.figure.layout.title.text = self._title(self._data.caption)
+                if self._data.synthetic:
+                    self.messages.show("These are SYNTHETIC phantoms, not real X-rays: numbers "
+                                       "here say nothing about real diagnosis.", kind="warning")
+        return self._data, self._test
+
+    def config_for(self, epsilon: float) -> TrainConfig:
+        """The full configuration the slider position ``epsilon`` trains."""
+        return self.config.with_(target_epsilon=float(epsilon), noise_multiplier=None).effective()
+
+    def describe(self, epsilon: float) -> str:
+        """HTML sentence: the σ, clipping, q, steps and δ an ε implies (from the accountant)."""
+        self._load()
+        plan = plan_privacy(self.config_for(epsilon), self._n_train)
+        if not plan.private:
+            return ("<b>Not private:</b> each child's gradient is used as is — no clipping, no "
+                    f"noise. {plan.steps} steps of about "
+                    f"{self.config_for(epsilon).batch_size} images.")
+        return (f"<b>ε = {epsilon:g}</b> (δ = {plan.delta:g}) means: each child's gradient is "
+                f"clipped to length <b>C = {plan.max_grad_norm:g}</b>, and Gaussian noise of "
+                f"standard deviation <b>σ·C = {plan.noise_multiplier * plan.max_grad_norm:.3g}</b> "
+                f"(noise multiplier σ = {plan.noise_multiplier:.3f}) is added to every batch sum; "
+                f"each child joins a batch with probability q = {plan.sample_rate:.4f}, "
+                f"{plan.steps} steps in all.")
+
+    # ------------------------------------------------------------------ events
+    def _on_slider(self, _change) -> None:
+        eps = self.slider.value
+        self.implied.value = "<i>Working out the noise this ε needs…</i>"
+
+        def body():
+            try:
+                self.implied.value = self.describe(eps)
+                hit = cached_result(self.config_for(eps), data=self._data, test_data=self._test)
+                if hit is not None and self.slider.value == eps:
+                    self._show_result(hit, cached=True)
+            except Exception as exc:  # shown in place; the lab keeps working
+                self.implied.value = ""
+                self.messages.show_error(exc)
+
+        if _change is None:
+            body()  # constructor: synchronous, so a notebook's first output is complete
+        else:
+            threading.Thread(target=body, daemon=True).start()
+
+    def _reset_curves(self) -> None:
+        self._live = {"epoch": [], "loss": [], "auc": []}
+        with self.figure.batch_update():
+            self.figure.data[0].x, self.figure.data[0].y = [], []
+            self.figure.data[1].x, self.figure.data[1].y = [], []
+
+    def _on_progress(self, record) -> None:
+        self._live["epoch"].append(record.epoch)
+        self._live["loss"].append(record.loss)
+        self._live["auc"].append(record.val.get("auc", math.nan))
+        with self.figure.batch_update():
+            self.figure.data[0].x, self.figure.data[0].y = self._live["epoch"], self._live["loss"]
+            self.figure.data[1].x, self.figure.data[1].y = self._live["epoch"], self._live["auc"]
+        self.progress.max, self.progress.value = record.steps_total, record.step
+        eps = "∞" if math.isinf(record.epsilon_spent) else f"{record.epsilon_spent:.2f}"
+        self.status.value = (f"epoch {record.epoch}/{record.epochs} · ε spent {eps} · "
+                             f"{record.seconds:.0f} s")
+
+    def _on_ref(self, record) -> None:
+        self.status.value = (f"first the non-private model, for comparison: epoch "
+                             f"{record.epoch}/{record.epochs} ({record.seconds:.0f} s)")
+
+    def _show_curves(self, result) -> None:
+        ep = [h["epoch"] for h in result.history]
+        with self.figure.batch_update():
+            self.figure.data[0].x, self.figure.data[0].y = ep, [h["loss"] for h in result.history]
+            self.figure.data[1].x = ep
+            self.figure.data[1].y = [h["val"].get("auc", math.nan) for h in result.history]
+            if self.reference is not None:
+                rep = [h["epoch"] for h in self.reference.history]
+                self.figure.data[2].x = rep
+                self.figure.data[2].y = [h["val"].get("auc", math.nan) for h in self.reference.history]
+
+    def _show_result(self, result, *, cached: bool = False) -> None:
+        self.result = result
+        if not result.private:
+            self.reference = result
+        elif self.reference is None:
+            self.reference = cached_result(self.config_for(math.inf), data=self._data,
+                                           test_data=self._test)
+        self._show_curves(result)
+        self.progress.max, self.progress.value = max(result.steps, 1), result.steps
+        self.status.value = ("answered from the cache" if cached else
+                             f"{'stopped' if result.stopped else 'done'} in {result.seconds:.0f} s "
+                             f"on {html.escape(result.device)}")
+        self.table.value = self._table_html(result)
+
+    def _table_html(self, result) -> str:
+        cols = [("This model" + (f" (ε = {result.epsilon:.2f})" if result.private else
+                                 " (not private)"), result)]
+        if result.private and self.reference is not None:
+            cols.append(("Not private", self.reference))
+        rows = [("Test AUC", lambda r: f"{r.test_metrics['auc']:.3f}"),
+                ("Sensitivity (pneumonia found)", lambda r: _pct(r.test_metrics["sensitivity"])),
+                ("Specificity (normal cleared)", lambda r: _pct(r.test_metrics["specificity"])),
+                ("Noise multiplier σ", lambda r: f"{r.noise_multiplier:.3f}" if r.private else "0"),
+                ("Training images", lambda r: f"{r.n_train}")]
+        head = "".join(f"<th style='padding:2px 12px'>{html.escape(c)}</th>" for c, _ in cols)
+        body = "".join("<tr><td>" + html.escape(name) + "</td>" + "".join(
+            f"<td style='padding:2px 12px;text-align:right'>{fn(r)}</td>" for _, r in cols)
+            + "</tr>" for name, fn in rows)
+        note = ("" if result.private and self.reference is not None or not result.private else
+                "<br><small>Train ε = ∞ once to see the non-private model beside it.</small>")
+        warn = " <b>(SYNTHETIC data)</b>" if result.synthetic else ""
+        return (f"<table><tr><th></th>{head}</tr>{body}</table>"
+                f"<small>Test split: {result.n_test} images, threshold 0.5{warn}.</small>{note}")
+
+    # ------------------------------------------------------------------ actions
+    def _set_running(self, running: bool) -> None:
+        self.train_button.disabled = running
+        self.grid_button.disabled = running
+        self.slider.disabled = running
+        self.stop_button.disabled = not running
+
+    def run(self, *, epsilon: float | None = None, compare: bool = True, wait: bool = True) -> None:
+        """Train (or load from the cache) the model for ``epsilon`` (default: the slider's).
+
+        ``compare=True`` first makes sure the non-private model exists (cached after the first
+        time) so the table can show both. ``wait=True`` runs here and returns when done.
+        """
+        if self.job.running:
+            return
+        try:
+            if epsilon is not None:
+                epsilon = check_positive("epsilon", epsilon, allow_inf=True)
+                if epsilon not in self.epsilons:
+                    raise InvalidParameterError(
+                        f"`epsilon` must be one of the slider's values {self.epsilons}; got {epsilon!r}.")
+                self.slider.value = epsilon
+            eps = self.slider.value
+            self._load()
+            if self.ledger is not None:
+                self.ledger.check_open()
+        except Exception as exc:
+            self.messages.show_error(exc)
+            return
+        if not self._data.synthetic:  # keep the synthetic-data warning visible
+            self.messages.clear()
+        self._reset_curves()
+        self._set_running(True)
+        self.status.value = "training…"
+        targets = ([math.inf] if compare and not math.isinf(eps) else []) + [eps]
+
+        def make(stop):
+            for e in targets:
+                if stop.requested:
+                    return
+                res = train_cached(self.config_for(e), data=self._data, test_data=self._test,
+                                   stop=stop, ledger=None if math.isinf(e) else self.ledger,
+                                   on_progress=self._on_progress if e == eps else self._on_ref)
+                yield e, res
+
+        def on_item(item):
+            e, res = item
+            if math.isinf(e) and e != eps:
+                self.reference = res
+                self.status.value = "non-private model ready; now the private one…"
+            else:
+                self._show_result(res)
+
+        self.job.start(make, on_item=on_item, on_error=self.messages.show_error,
+                       on_done=lambda _stopped: self._set_running(False), wait=wait)
+
+    def precompute(self, *, wait: bool = True) -> None:
+        """Train (or load) one model per slider position, so every position answers instantly."""
+        if self.job.running:
+            return
+        try:
+            self._load()
+        except Exception as exc:
+            self.messages.show_error(exc)
+            return
+        self._set_running(True)
+        todo = [math.inf] + [e for e in self.epsilons if not math.isinf(e)]
+        self.progress.max, self.progress.value = len(todo), 0
+
+        def make(stop):
+            done = []
+            yield from []  # make this a generator even if nothing is left to do
+            precompute_grid(base=self.config, epsilons=todo, data=self._data,
+                            test_data=self._test, stop=stop,
+                            on_result=lambda e, r: done.append((e, r)) or self._grid_tick(e, r))
+            yield done
+
+        def on_item(done):
+            if done and self.slider.value in dict(done):
+                self._show_result(dict(done)[self.slider.value], cached=True)
+            self.status.value = f"{len(done)} of {len(todo)} ε values ready"
+
+        self.job.start(make, on_item=on_item, on_error=self.messages.show_error,
+                       on_done=lambda _stopped: self._set_running(False), wait=wait)
+
+    def _grid_tick(self, eps, result) -> None:
+        if math.isinf(eps):
+            self.reference = result
+        self.progress.value += 1
+        self.status.value = f"ε = {_eps_label(eps)}: test AUC {result.test_metrics['auc']:.3f}"
+
+    def stop(self) -> None:
+        """Ask the running job to stop after the current batch."""
+        self.job.stop()
+        self.status.value = "stopping after this batch…"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
