@@ -14,7 +14,7 @@ lab: $(RUNTIME_STAMP)
 
 test: $(DEV_STAMP) chromium
 	MEDPRIV_FAST=1 OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 \
-	    $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider tests notebooks
+	    $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider --durations=15 tests notebooks
 
 env: $(RUNTIME_STAMP)
 dev-env: $(DEV_STAMP)
