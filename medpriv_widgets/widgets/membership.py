@@ -1,0 +1,211 @@
+"""MembershipLab (notebook 05): pick ε, see the LiRA ROC with the DP bound over it, and the X-rays
+of the patients the attack exposes most.
+
+A thin view: every number comes from :mod:`medpriv_widgets.attacks.membership` (cached by
+:mod:`medpriv_widgets.precompute`), the bounds from :mod:`medpriv_widgets.privacy.bounds`, the
+sentences from :mod:`medpriv_widgets.explain`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+from IPython.display import display
+
+from ..attacks.membership import NotComputedYet
+from ..precompute import membership_experiment, profile_settings
+from ._common import BackgroundJob, MessageArea
+from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
+
+ATTACK_LABELS = {"lira_online": "LiRA (online)", "lira_offline": "LiRA (offline)",
+                 "loss": "Loss threshold"}
+
+
+def epsilon_label(eps: float) -> str:
+    return "not private (ε = ∞)" if math.isinf(eps) else f"ε = {eps:g}"
+
+
+def _clip_log(values: np.ndarray, floor: float = 1e-5) -> np.ndarray:
+    """Log axes cannot show 0: draw zeros at the axis floor."""
+    return np.maximum(np.asarray(values, dtype=float), floor)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2g} %" if x < 0.1 else f"{100 * x:.0f} %"
+
+
+class MembershipLab:
+    """Membership inference against the cached targets of a precompute profile.
+
+    Parameters
+    ----------
+    profile : 'fast', 'binder' or 'workshop' — which cached experiment to read.
+    epsilon : initial ε (one of the profile's grid; inf = not private).
+    attack : 'lira_online', 'lira_offline' or 'loss'.
+    n_vulnerable : how many exposed patients to show.
+    seed : the experiment's seed.
+    """
+
+    def __init__(self, *, profile: str = "fast", epsilon: float = math.inf,
+                 attack: str = "lira_online", n_vulnerable: int = 6, seed: int = 0) -> None:
+        self.profile = profile
+        self.experiment = membership_experiment(profile, seed=seed)
+        self.epsilons = tuple(profile_settings(profile)["epsilons"])
+        self.n_vulnerable = n_vulnerable
+        self.job = BackgroundJob()
+        self.result = None
+
+        self.eps_picker = W.ToggleButtons(
+            options=[(epsilon_label(e), e) for e in self.epsilons],
+            value=epsilon if epsilon in self.epsilons else self.epsilons[-1],
+            description="Model:", style={"button_width": "auto"})
+        self.attack_picker = W.Dropdown(options=[(v, k) for k, v in ATTACK_LABELS.items()],
+                                        value=attack, description="Attack:")
+        self.compute_button = W.Button(description="Compute", icon="play", button_style="primary",
+                                       disabled=True)
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
+        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="240px"))
+        self.message = MessageArea()
+        self.summary = W.HTML()
+        self.figure = go.FigureWidget()
+        self._init_figure()
+        self.gallery = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+
+        self.eps_picker.observe(lambda _: self.show(), names="value")
+        self.attack_picker.observe(lambda _: self.show(), names="value")
+        self.compute_button.on_click(lambda _: self.compute(wait=False))
+        self.stop_button.on_click(lambda _: self.job.stop())
+
+        self.widget = W.VBox([
+            W.HTML(PIXELATED_CSS),
+            W.HBox([self.eps_picker]),
+            W.HBox([self.attack_picker, self.compute_button, self.stop_button, self.progress]),
+            self.message, self.figure, self.summary,
+            W.HTML("<b>The patients this attack is most sure about</b> (members of the training "
+                   "data, highest score first):"),
+            self.gallery,
+        ])
+        self.show()
+
+    # ------------------------------------------------------------------ drawing
+    def _init_figure(self) -> None:
+        grid = np.logspace(-5, 0, 100)
+        f = self.figure
+        f.add_scatter(x=grid, y=grid, name="guessing (TPR = FPR)", mode="lines",
+                      line=dict(color="grey", dash="dot"))
+        f.add_scatter(x=[], y=[], name="(ε, δ) guarantee: any mechanism", mode="lines",
+                      line=dict(color="#f29900", dash="dash"))
+        f.add_scatter(x=[], y=[], name="DP bound of this training run", mode="lines",
+                      line=dict(color="#d93025", width=3), fill=None)
+        f.add_scatter(x=[], y=[], name="attack (measured)", mode="lines",
+                      line=dict(color="#1a73e8", width=2))
+        f.update_layout(
+            xaxis=dict(type="log", title="false-positive rate (innocent patients accused)",
+                       range=[-4, 0]),
+            yaxis=dict(type="log", title="true-positive rate (members found)", range=[-4, 0]),
+            height=430, margin=dict(l=60, r=20, t=50, b=50), legend=dict(x=0.45, y=0.05),
+            title="Membership attack ROC (log–log)")
+
+    def show(self) -> None:
+        """Draw the chosen ε and attack from the cache; say so when it must be computed first."""
+        eps, attack = self.eps_picker.value, self.attack_picker.value
+        try:
+            res = self.experiment.result(epsilon=eps, n_vulnerable=self.n_vulnerable)
+        except NotComputedYet as exc:
+            self.result = None
+            self.compute_button.disabled = False
+            self.message.show(f"{exc}", kind="warning")
+            return
+        except Exception as exc:  # noqa: BLE001 - shown in place, the widget keeps working
+            self.message.show_error(exc)
+            return
+        self.result = res
+        self.compute_button.disabled = True
+        self.message.clear()
+        curve = res.curves[attack]
+        with self.figure.batch_update():
+            region, bound, roc = self.figure.data[1], self.figure.data[2], self.figure.data[3]
+            region.x, region.y = res.bound_fpr, _clip_log(res.region_tpr)
+            bound.x, bound.y = res.bound_fpr, _clip_log(res.bound_tpr)
+            region.visible = bound.visible = res.private
+            roc.x, roc.y = _clip_log(curve.fpr), _clip_log(curve.tpr)
+            roc.name = f"{ATTACK_LABELS[attack]} (AUC {res.auc[attack]:.2f})"
+            synthetic = " — SYNTHETIC data" if res.synthetic else ""
+            self.figure.layout.title = (f"{ATTACK_LABELS[attack]} against the {epsilon_label(eps)} "
+                                        f"model · {res.n_shadows} shadow models · {res.device}"
+                                        f"{synthetic}")
+        self.summary.value = self._summary_html(res, attack)
+        self._draw_gallery(res)
+
+    def _summary_html(self, res, attack: str) -> str:
+        from ..explain import epsilon_statement, membership_statement
+
+        rows = []
+        for fpr, op in res.tpr_at[attack].items():
+            bound = res.bound_at(fpr)
+            rows.append(f"<tr><td>{_pct(fpr)}</td><td>{_pct(op.tpr)} "
+                        f"({op.true_positives} of {op.n_members}; 95 % CI {_pct(op.tpr_low)}–"
+                        f"{_pct(op.tpr_high)})</td><td>{_pct(bound) if res.private else '—'}</td></tr>")
+        table = ("<table style='border-collapse:collapse'><tr><th>accusing at most</th>"
+                 "<th>members found (measured)</th><th>most any attack can find</th></tr>"
+                 + "".join(rows) + "</table>")
+        words = [str(epsilon_statement(res.epsilon, delta=res.delta if res.private else None))]
+        if res.private:
+            words.append(str(membership_statement(tpr_bound=res.bound_at(0.001), fpr=0.001)))
+        few = min(op.n_nonmembers for op in res.tpr_at[attack].values())
+        if few < 1000:
+            words.append(f"Only {few} non-members were tested, so a false-positive rate of 0.1 % "
+                         f"means no false accusation at all; the intervals show the uncertainty.")
+        return table + "".join(f"<p>{w}</p>" for w in words) + (
+            f"<p style='color:#555'>Data: {res.caption}. Utility of this model on the test set: "
+            f"AUC {res.utility['auc']:.2f}, sensitivity {res.utility['sensitivity']:.0%}.</p>")
+
+    def _draw_gallery(self, res) -> None:
+        data = self.experiment.population()
+        tiles = []
+        for rank, v in enumerate(res.vulnerable, start=1):
+            img = W.Image(value=to_png(data.images[v["index"]]), format="png",
+                          layout=W.Layout(width="96px", height="96px"))
+            img.add_class(PIXELATED_CLASS)
+            label = "pneumonia" if v["label"] == 1 else "normal"
+            tiles.append(W.VBox([img, W.HTML(f"<small>#{rank} · {label}<br>score "
+                                             f"{v['score']:.1f}</small>")],
+                                layout=W.Layout(margin="0 6px 6px 0")))
+        self.gallery.children = tiles
+
+    # ------------------------------------------------------------------ computing
+    def compute(self, *, wait: bool = True) -> None:
+        """Train what the chosen ε needs (shadow models, DP target) with a progress bar."""
+        eps = self.eps_picker.value
+        self.compute_button.disabled = True
+        self.stop_button.disabled = False
+        est = self.experiment.estimate_bank_seconds() + self.experiment.estimate_target_seconds(epsilon=eps)
+        self.message.show(f"Computing (about {est:.0f} s on 2 CPU cores)…", kind="info")
+
+        def on_item(p):
+            self.progress.value = p.fraction
+            self.message.show(p.message, kind="warning" if p.stopped else "info")
+
+        def on_done(stopped):
+            self.stop_button.disabled = True
+            if not stopped:
+                self.show()
+            else:
+                self.compute_button.disabled = False
+
+        self.job.start(lambda stop: self.experiment.run(epsilons=[eps], stop=stop),
+                       on_item=on_item, on_done=on_done, on_error=self.message.show_error, wait=wait)
+
+    def run(self, *, epsilon: float | None = None, wait: bool = True) -> "MembershipLab":
+        """Select ``epsilon``, compute it if missing (synchronously by default), and draw."""
+        if epsilon is not None:
+            self.eps_picker.value = epsilon
+        if self.result is None or self.result.epsilon != self.eps_picker.value:
+            self.compute(wait=wait)
+        return self
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)

@@ -1,0 +1,311 @@
+"""RiskUtilityDashboard (notebook 07): one ε slider → utility, membership risk, reconstruction
+risk, in one view and in sentences; and an equal-ε explorer.
+
+A thin view over cached results (:mod:`medpriv_widgets.precompute`): the DP targets and shadow
+models of :mod:`medpriv_widgets.attacks.membership`, the reconstruction sweep of
+:mod:`medpriv_widgets.attacks.reconstruction`, bounds from :mod:`medpriv_widgets.privacy.bounds`
+and words from :mod:`medpriv_widgets.explain`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+from IPython.display import display
+
+from ..attacks.membership import NotComputedYet
+from ..precompute import (membership_experiment, profile_settings, reconstruction_for_profile,
+                          run_precompute)
+from ._common import BackgroundJob, MessageArea
+from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
+from .membership import _clip_log, _pct, epsilon_label
+
+
+def _card(title: str, body: str) -> str:
+    return (f"<div style='border:1px solid #ddd;border-radius:4px;padding:6px 10px;margin:4px;"
+            f"min-width:200px'><b>{title}</b><br>{body}</div>")
+
+
+class RiskUtilityDashboard:
+    """One ε slider for the three questions a data-protection officer asks.
+
+    Parameters
+    ----------
+    profile : 'fast', 'binder' or 'workshop' — which cached results to read.
+    epsilon : initial ε (one of the profile's grid; inf = not private).
+    kappa : the attacker's prior chance of reconstructing an X-ray without the model, in (0, 1).
+    seed : the experiment's seed.
+    """
+
+    def __init__(self, *, profile: str = "fast", epsilon: float = math.inf, kappa: float = 0.01,
+                 seed: int = 0) -> None:
+        from .._validate import check_open_unit
+
+        self.profile, self.seed = profile, seed
+        self.kappa = check_open_unit("kappa", kappa)
+        self.settings = profile_settings(profile)
+        self.experiment = membership_experiment(profile, seed=seed)
+        self.epsilons = tuple(self.settings["epsilons"])
+        self.job = BackgroundJob()
+
+        self.slider = W.SelectionSlider(options=[(epsilon_label(e), e) for e in self.epsilons],
+                                        value=epsilon if epsilon in self.epsilons else self.epsilons[-1],
+                                        description="Privacy ε:", continuous_update=False,
+                                        layout=W.Layout(width="520px"),
+                                        style={"description_width": "initial"})
+        self.compute_button = W.Button(description="Compute missing results", icon="play",
+                                       button_style="primary", disabled=True,
+                                       layout=W.Layout(width="220px"))
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
+        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="200px"))
+        self.message = MessageArea()
+        self.cards = W.HTML()
+        self.sentences = W.HTML()
+        self.original = W.Image(format="png", layout=W.Layout(width="112px", height="112px"))
+        self.reconstruction = W.Image(format="png", layout=W.Layout(width="112px", height="112px"))
+        for img in (self.original, self.reconstruction):
+            img.add_class(PIXELATED_CLASS)
+        self.recon_caption = W.HTML()
+        self.figure = go.FigureWidget()
+        self.equal_figure = go.FigureWidget()
+        self.equal_table = W.HTML()
+        self._init_figures()
+
+        self.slider.observe(lambda _: self.show(), names="value")
+        self.compute_button.on_click(lambda _: self.compute(wait=False))
+        self.stop_button.on_click(lambda _: self.job.stop())
+
+        eq = self.settings["equal_epsilon"]
+        self.widget = W.VBox([
+            W.HTML(PIXELATED_CSS),
+            W.HBox([self.slider]),
+            W.HBox([self.compute_button, self.stop_button, self.progress]),
+            self.message,
+            self.cards,
+            W.HBox([self.figure,
+                    W.VBox([W.HTML("<b>Reconstruction attack</b>"),
+                            W.HBox([W.VBox([self.original, W.HTML("<small>patient's X-ray</small>")]),
+                                    W.VBox([self.reconstruction,
+                                            W.HTML("<small>attacker's reconstruction</small>")])]),
+                            self.recon_caption], layout=W.Layout(width="280px"))]),
+            self.sentences,
+            W.HTML(f"<h4>Equal ε, different risk: two DP-SGD settings, both at ε = {eq:g}</h4>"),
+            W.HBox([self.equal_figure, self.equal_table]),
+        ])
+        self.show()
+
+    # ------------------------------------------------------------------ drawing
+    def _init_figures(self) -> None:
+        f = self.figure
+        f.add_scatter(x=[], y=[], name="test AUC (utility)", mode="lines+markers",
+                      line=dict(color="#188038"))
+        f.add_scatter(x=[], y=[], name="sensitivity (utility)", mode="lines+markers",
+                      line=dict(color="#188038", dash="dot"))
+        f.add_scatter(x=[], y=[], name="members found at 1 % FPR (measured)", mode="lines+markers",
+                      line=dict(color="#1a73e8"))
+        f.add_scatter(x=[], y=[], name="members found at 1 % FPR (DP bound)", mode="lines+markers",
+                      line=dict(color="#d93025", dash="dash"))
+        f.add_scatter(x=[], y=[], name="selected", mode="markers",
+                      marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=2, color="black")),
+                      showlegend=False)
+        f.update_layout(height=360, width=560, margin=dict(l=50, r=10, t=40, b=40),
+                        xaxis=dict(title="ε (right: not private)", type="category"),
+                        yaxis=dict(title="rate", range=[0, 1.05]), legend=dict(y=-0.35, orientation="h"),
+                        title="Utility and risk across the ε grid")
+        g = self.equal_figure
+        for colour in ("#1a73e8", "#9334e6"):
+            g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, width=2))
+            g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, dash="dash"))
+        g.update_layout(height=360, width=520, margin=dict(l=50, r=10, t=40, b=40),
+                        xaxis=dict(type="log", title="false-positive rate", range=[-3, 0]),
+                        yaxis=dict(type="log", title="true-positive rate", range=[-3, 0]),
+                        legend=dict(y=-0.35, orientation="h"), title="LiRA ROC (solid) and DP bound (dashed)")
+
+    def _results(self):
+        """{ε: MembershipResult} for the cached part of the grid."""
+        out = {}
+        for eps in self.epsilons:
+            try:
+                out[eps] = self.experiment.result(epsilon=eps)
+            except NotComputedYet:
+                continue
+        return out
+
+    def show(self) -> None:
+        """Answer the slider from the cache; say what is missing, with a button to compute it."""
+        try:
+            results = self._results()
+        except Exception as exc:  # noqa: BLE001 - shown in place
+            self.message.show_error(exc)
+            return
+        eps = self.slider.value
+        missing = [epsilon_label(e) for e in self.epsilons if e not in results]
+        if missing:
+            self.compute_button.disabled = False
+            self.message.show("Not computed yet: " + ", ".join(missing) + ". Press 'Compute "
+                              "missing results' (or run `medpriv precompute --profile "
+                              f"{self.profile}` before the session).", kind="warning")
+        else:
+            self.compute_button.disabled = True
+            self.message.clear()
+        self._draw_grid(results)
+        if eps in results:
+            self._draw_selected(results[eps])
+        else:
+            self.cards.value = _card(epsilon_label(eps), "not computed yet")
+            self.sentences.value = ""
+        self._draw_equal()
+
+    def _draw_grid(self, results) -> None:
+        labels = [epsilon_label(e).replace(" (ε = ∞)", "") for e in results]
+        rs = list(results.values())
+        with self.figure.batch_update():
+            d = self.figure.data
+            d[0].x, d[0].y = labels, [r.utility["auc"] for r in rs]
+            d[1].x, d[1].y = labels, [r.utility["sensitivity"] for r in rs]
+            d[2].x, d[2].y = labels, [r.tpr_at["lira_online"][0.01].tpr for r in rs]
+            d[3].x, d[3].y = labels, [r.bound_at(0.01) for r in rs]
+            sel = self.slider.value
+            if sel in results:
+                lab = epsilon_label(sel).replace(" (ε = ∞)", "")
+                d[4].x, d[4].y = [lab], [results[sel].utility["auc"]]
+            synthetic = " — SYNTHETIC data" if rs and rs[0].synthetic else ""
+            device = rs[0].device if rs else ""
+            self.figure.layout.title = f"Utility and risk across the ε grid · {device}{synthetic}"
+
+    def _reconstruction(self, res):
+        """(psnr, ssim, verdict, original, reconstruction) at this ε's σ, or None if not cached."""
+        try:
+            sweep = reconstruction_for_profile(self.profile, seed=self.seed, compute=False)
+        except Exception:  # noqa: BLE001 - the reconstruction module may be unavailable
+            return None
+        if sweep is None:
+            return None
+        sigma = res.noise_multiplier if res.private else 0.0
+        i = int(np.argmin([abs(s - sigma) for s in sweep.sigmas]))
+        if abs(sweep.sigmas[i] - sigma) > 1e-6 * max(1.0, sigma):
+            return None
+        data = self.experiment.population()
+        members, _ = self.experiment.split()
+        return (sweep.psnr[i], sweep.ssim[i], sweep.verdicts[i], data.images[int(members[0])],
+                sweep.images[i][0])
+
+    def _draw_selected(self, res) -> None:
+        from ..explain import (epsilon_statement, membership_statement, reconstruction_statement)
+        from ..privacy.bounds import rero_bound, tradeoff_curve
+
+        op1, op01 = res.tpr_at["lira_online"][0.01], res.tpr_at["lira_online"][0.001]
+        if res.private:
+            rero = rero_bound(kappa=self.kappa, tradeoff=lambda a: tradeoff_curve(
+                noise_multiplier=res.noise_multiplier, sample_rate=res.sample_rate,
+                steps=res.steps, fpr=a))
+        else:
+            rero = 1.0
+        recon = self._reconstruction(res)
+        if recon is not None:
+            psnr, ssim, verdict, original, rebuilt = recon
+            self.original.value = to_png(original)
+            self.reconstruction.value = to_png(rebuilt)
+            self.recon_caption.value = (f"<small>PSNR {psnr:.1f} dB, SSIM {ssim:.2f}: "
+                                        f"{verdict}</small>")
+            recon_text = f"PSNR {psnr:.1f} dB ({verdict})"
+        else:
+            self.recon_caption.value = ("<small>The reconstruction sweep is not computed yet "
+                                        "(press 'Compute missing results').</small>")
+            recon_text = "not computed yet"
+        u = res.utility
+        self.cards.value = "<div style='display:flex;flex-wrap:wrap'>" + "".join([
+            _card("Utility (test set)", f"AUC {u['auc']:.2f}<br>sensitivity {u['sensitivity']:.0%}"
+                  f"<br>specificity {u['specificity']:.0%}"),
+            _card("Membership risk (LiRA)", f"found at 1 % FPR: {_pct(op1.tpr)} "
+                  f"(bound {_pct(res.bound_at(0.01)) if res.private else 'none'})<br>at 0.1 % FPR: "
+                  f"{_pct(op01.tpr)} (bound {_pct(res.bound_at(0.001)) if res.private else 'none'})"),
+            _card("Reconstruction risk", f"{recon_text}<br>success bound for prior "
+                  f"κ = {self.kappa:g}: {_pct(rero)}"),
+        ]) + "</div>"
+        words = [epsilon_statement(res.epsilon, delta=res.delta if res.private else None)]
+        if res.private:
+            words.append(membership_statement(tpr_bound=res.bound_at(0.001), fpr=0.001))
+            words.append(reconstruction_statement(kappa=self.kappa, bound=float(rero)))
+        words.append(f"Measured on this model: the attack picked out {op1.true_positives} of "
+                     f"{op1.n_members} training patients while wrongly accusing "
+                     f"{op1.false_positives} of {op1.n_nonmembers} others; the model's test AUC "
+                     f"is {u['auc']:.2f}.")
+        self.sentences.value = "".join(f"<p>{w}</p>" for w in words)
+
+    def _draw_equal(self) -> None:
+        eq = self.settings["equal_epsilon"]
+        rows, traces = [], self.equal_figure.data
+        with self.equal_figure.batch_update():
+            for j, (label, bs, ep) in enumerate(self.settings["equal_settings"]):
+                line, bound = traces[2 * j], traces[2 * j + 1]
+                try:
+                    r = self.experiment.result(epsilon=eq, dp_batch_size=bs, dp_epochs=ep)
+                except NotComputedYet:
+                    line.x = line.y = bound.x = bound.y = []
+                    rows.append(f"<tr><td>{label}</td><td colspan=6>not computed yet</td></tr>")
+                    continue
+                c = r.curves["lira_online"]
+                line.x, line.y = _clip_log(c.fpr, 1e-3), _clip_log(c.tpr, 1e-3)
+                line.name = f"{label}: measured"
+                bound.x, bound.y = r.bound_fpr, _clip_log(r.bound_tpr, 1e-3)
+                bound.name = f"{label}: bound"
+                op = r.tpr_at["lira_online"][0.01]
+                rows.append(f"<tr><td>{label}</td><td>{r.sample_rate:.3f}</td><td>{r.steps}</td>"
+                            f"<td>{r.noise_multiplier:.2f}</td><td>{_pct(op.tpr)}</td>"
+                            f"<td>{_pct(r.bound_at(0.01))}</td><td>{r.utility['auc']:.2f}</td></tr>")
+        self.equal_table.value = (
+            "<table><tr><th>setting</th><th>sampling rate q</th><th>steps T</th><th>noise σ</th>"
+            "<th>found at 1 % FPR</th><th>bound at 1 % FPR</th><th>test AUC</th></tr>"
+            + "".join(rows) + "</table><p style='max-width:420px'>Same ε, so the same formal "
+            "guarantee; but the noise, the number of steps and how often each patient is used "
+            "differ, and so do the bound curves and what an attacker measures.</p>")
+
+    # ------------------------------------------------------------------ computing
+    def compute(self, *, wait: bool = True) -> None:
+        """Compute everything the dashboard needs for this profile (progress bar, Stop)."""
+        self.compute_button.disabled = True
+        self.stop_button.disabled = False
+
+        def steps(stop):
+            for k, msg in enumerate(_precompute_iter(self.profile, self.seed, stop)):
+                yield k, msg
+
+        def on_item(item):
+            k, msg = item
+            self.progress.value = min(1.0, (k + 1) / (len(self.epsilons) + 4))
+            self.message.show(msg, kind="info")
+
+        def on_done(stopped):
+            self.stop_button.disabled = True
+            self.progress.value = 0 if stopped else 1
+            self.show()
+            if stopped:
+                self.message.show("Stopped; what finished is cached, the rest is not.", kind="warning")
+
+        self.job.start(steps, on_item=on_item, on_done=on_done,
+                       on_error=self.message.show_error, wait=wait)
+
+    def run(self, *, epsilon: float | None = None, wait: bool = True) -> "RiskUtilityDashboard":
+        """Compute whatever is missing (synchronously by default), then show ``epsilon``."""
+        if not self.compute_button.disabled:
+            self.compute(wait=wait)
+        if epsilon is not None:
+            self.slider.value = epsilon
+        return self
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def _precompute_iter(profile: str, seed: int, stop):
+    """run_precompute's pieces one message at a time (for the widget's progress bar)."""
+    from ..precompute import _run_jobs
+
+    yield from _run_jobs(profile, ("membership", "equal_epsilon", "reconstruction"), seed, stop)
+
+
+__all__ = ["RiskUtilityDashboard", "run_precompute"]

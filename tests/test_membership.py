@@ -1,0 +1,190 @@
+"""Membership inference: ROC helpers, LiRA maths, splits, bad input, cache versions."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import binomtest
+
+from medpriv_widgets.attacks.membership import (MembershipExperiment, StackedModels,
+                                                clopper_pearson, complementary_halves,
+                                                fit_gaussians, lira_scores, logit_confidence,
+                                                loss_threshold_scores, roc_auc, roc_curve,
+                                                tpr_at_fpr)
+from medpriv_widgets.errors import CacheError, InvalidParameterError
+from medpriv_widgets.models import make_model
+
+
+# ------------------------------------------------------------------ ROC helpers, hand-checked
+def test_roc_curve_small_case():
+    # Ranked: 4 (member), 3 (non), 2 (member), 1 (non).
+    curve = roc_curve(scores=[1, 4, 2, 3], is_member=[False, True, True, False])
+    np.testing.assert_allclose(curve.fpr, [0, 0, 0.5, 0.5, 1])
+    np.testing.assert_allclose(curve.tpr, [0, 0.5, 0.5, 1, 1])
+    assert curve.thresholds[0] == np.inf and curve.thresholds[1] == 4
+
+
+def test_roc_ties_form_one_point_and_auc_counts_half():
+    curve = roc_curve(scores=[1, 1], is_member=[True, False])
+    np.testing.assert_allclose(curve.fpr, [0, 1])
+    np.testing.assert_allclose(curve.tpr, [0, 1])
+    assert roc_auc(scores=[1, 1], is_member=[True, False]) == 0.5
+    assert roc_auc(scores=[1, 4, 2, 3], is_member=[False, True, True, False]) == 0.75
+    assert roc_auc(scores=[2, 1], is_member=[True, False]) == 1.0
+
+
+def test_tpr_at_fpr_picks_best_threshold_within_fpr():
+    # 10 non-members with scores 0..9, 4 members with scores 9.5, 8.5, 3.5, -1.
+    scores = list(range(10)) + [9.5, 8.5, 3.5, -1]
+    member = [False] * 10 + [True] * 4
+    op = tpr_at_fpr(scores=scores, is_member=member, fpr=0.1)   # one false positive allowed
+    assert (op.tpr, op.fpr, op.true_positives, op.false_positives) == (0.5, 0.1, 2, 1)
+    op0 = tpr_at_fpr(scores=scores, is_member=member, fpr=0.05)  # no false positive allowed
+    assert (op0.tpr, op0.fpr) == (0.25, 0.0)
+    assert op0.tpr_low <= op0.tpr <= op0.tpr_high
+    assert op0.fpr_high > 0.05  # 0 of 10 does not prove a small FPR
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (17, 2354), (1, 1)])
+def test_clopper_pearson_matches_scipy(k, n):
+    low, high = clopper_pearson(successes=k, trials=n, confidence=0.95)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert low == pytest.approx(ci.low, abs=1e-9) and high == pytest.approx(ci.high, abs=1e-9)
+
+
+@pytest.mark.parametrize("fpr", [0, 1, -0.1, 1.5, float("nan"), "0.01"])
+def test_fpr_outside_open_unit_interval_rejected(fpr):
+    with pytest.raises(InvalidParameterError, match="fpr"):
+        tpr_at_fpr(scores=[1, 2], is_member=[True, False], fpr=fpr)
+
+
+def test_scores_need_members_and_nonmembers():
+    with pytest.raises(InvalidParameterError, match="both members and non-members"):
+        roc_curve(scores=[1, 2], is_member=[True, True])
+
+
+# ------------------------------------------------------------------ LiRA maths
+def _synthetic_bank(k=16, n=400, shift=1.5, seed=0):
+    """Shadow scores where being 'in' raises an example's score by ``shift``; a target likewise."""
+    rng = np.random.default_rng(seed)
+    difficulty = rng.normal(0, 2, size=n)          # per-example offset: why LiRA beats the loss attack
+    in_mask = np.zeros((k, n), bool)
+    for j in range(k // 2):
+        half = rng.random(n) < 0.5
+        in_mask[2 * j], in_mask[2 * j + 1] = half, ~half
+    shadow = difficulty + shift * in_mask + rng.normal(0, 0.5, size=(k, n))
+    member = rng.random(n) < 0.5
+    target = difficulty + shift * member + rng.normal(0, 0.5, size=n)
+    return shadow, in_mask, target, member
+
+
+def test_lira_separates_and_beats_loss_attack_on_synthetic_scores():
+    shadow, in_mask, target, member = _synthetic_bank()
+    online = lira_scores(target_scores=target, shadow_scores=shadow, in_mask=in_mask, online=True)
+    offline = lira_scores(target_scores=target, shadow_scores=shadow, in_mask=in_mask, online=False)
+    loss = loss_threshold_scores(target_scores=target)
+    auc_on, auc_off = roc_auc(scores=online, is_member=member), roc_auc(scores=offline, is_member=member)
+    auc_loss = roc_auc(scores=loss, is_member=member)
+    assert auc_on > 0.9 and auc_off > 0.85
+    assert auc_on > auc_loss + 0.1  # calibrating per example removes the difficulty offset
+
+
+def test_lira_online_equals_gaussian_log_likelihood_ratio():
+    shadow = np.array([[0.0], [1.0], [2.0], [3.0]])        # K=4, N=1
+    in_mask = np.array([[True], [True], [False], [False]])
+    fit = fit_gaussians(shadow_scores=shadow, in_mask=in_mask, fix_variance=False)
+    assert fit.mean_in[0, 0] == 0.5 and fit.mean_out[0, 0] == 2.5
+    assert fit.std_in[0, 0] == pytest.approx(math.sqrt(0.5))
+    s = lira_scores(target_scores=[1.0], shadow_scores=shadow, in_mask=in_mask, fix_variance=False)
+    from scipy.stats import norm
+    want = norm.logpdf(1.0, 0.5, math.sqrt(0.5)) - norm.logpdf(1.0, 2.5, math.sqrt(0.5))
+    assert s[0] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("online,k_in,k_out", [(True, 1, 3), (True, 3, 1), (False, 4, 1)])
+def test_too_few_shadow_models_rejected(online, k_in, k_out):
+    in_mask = np.array([[True] * k_in + [False] * k_out]).T.repeat(5, axis=1)
+    shadow = np.zeros(in_mask.shape)
+    with pytest.raises(InvalidParameterError, match="Too few shadow models"):
+        lira_scores(target_scores=np.zeros(5), shadow_scores=shadow, in_mask=in_mask, online=online)
+
+
+def test_experiment_rejects_too_few_shadows_and_bad_epsilon():
+    with pytest.raises(InvalidParameterError, match="n_shadows"):
+        MembershipExperiment(n_shadows=2)
+    exp = MembershipExperiment(n_shadows=4)
+    with pytest.raises(InvalidParameterError, match="epsilon"):
+        exp.has_target(epsilon=0)
+
+
+def test_offline_needs_only_out_models():
+    in_mask = np.array([[True], [False], [False]]).repeat(3, axis=1)
+    s = lira_scores(target_scores=np.zeros(3), shadow_scores=np.random.default_rng(0).normal(size=(3, 3)),
+                    in_mask=in_mask, online=False)
+    assert s.shape == (3,) and np.isfinite(s).all()
+
+
+# ------------------------------------------------------------------ stacked models
+def test_stacked_models_equal_separate_models():
+    models = [make_model(size=28, seed=k, width=8) for k in range(3)]
+    stacked = StackedModels(models)
+    x = torch.rand(4, 1, 28, 28)
+    want = torch.stack([m(x) for m in models])
+    torch.testing.assert_close(stacked(x), want, atol=1e-5, rtol=1e-4)
+    per_model = torch.rand(3, 4, 1, 28, 28)
+    torch.testing.assert_close(stacked(per_model)[1], models[1](per_model[1]), atol=1e-5, rtol=1e-4)
+    fresh = make_model(size=28, seed=99, width=8)
+    fresh.load_state_dict(stacked.state_dicts()[2])
+    torch.testing.assert_close(fresh(x), want[2], atol=1e-5, rtol=1e-4)
+
+
+def test_logit_confidence_is_log_odds_of_true_class():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    s = logit_confidence(logits, torch.tensor([0, 0]))
+    p = torch.softmax(logits, 1)[:, 0]
+    torch.testing.assert_close(s, torch.log(p / (1 - p)))
+
+
+# ------------------------------------------------------------------ patient-disjoint splits
+def test_complementary_halves_are_patient_disjoint_and_balanced():
+    ids = np.repeat([f"p{i}" for i in range(60)], 3)[:170]   # patients with 1-3 images
+    mask = complementary_halves(ids, n_models=6, seed=3)
+    assert mask.shape == (6, 170)
+    np.testing.assert_array_equal(mask[0], ~mask[1])
+    assert (mask.sum(0) == 3).all()                           # every image in exactly half
+    for row in mask:
+        for pid in np.unique(ids):
+            assert len(set(row[ids == pid])) == 1             # a patient is wholly in or out
+
+
+def test_experiment_member_split_is_by_patient(monkeypatch):
+    from medpriv_widgets.data import make_phantoms
+    data = make_phantoms(n=120, size=28, seed=1)
+    ids = np.repeat([f"p{i}" for i in range(40)], 3)
+    import dataclasses
+    data = dataclasses.replace(data, patient_ids=ids)
+    exp = MembershipExperiment(n_shadows=4, n_population=None)
+    exp._data = data
+    members, non = exp.split()
+    assert len(np.intersect1d(members, non)) == 0 and len(members) + len(non) == 120
+    assert not set(ids[members]) & set(ids[non])
+
+
+# ------------------------------------------------------------------ cache from another version
+def test_cache_from_other_version_raises_cache_error_in_words(monkeypatch, no_data_dir):
+    from medpriv_widgets.data import make_phantoms
+    exp = MembershipExperiment(n_shadows=4, n_population=40, shadow_epochs=1, width=8, batch_size=16)
+    exp._data = make_phantoms(n=40, size=28, seed=0)
+    list(exp.run_bank())
+    entry = exp.cache.path_for(exp.bank_config())
+    meta = json.loads((entry / "meta.json").read_text())
+    meta["version"] = "0.0.0-old"
+    (entry / "meta.json").write_text(json.dumps(meta))
+    fresh = MembershipExperiment(n_shadows=4, n_population=40, shadow_epochs=1, width=8, batch_size=16)
+    fresh._data = exp._data
+    with pytest.raises(CacheError, match="0.0.0-old.*Delete that folder"):
+        fresh.bank()

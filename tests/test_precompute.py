@@ -1,0 +1,83 @@
+"""`medpriv precompute --profile fast` builds the dashboards' caches; a second call is instant."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import pytest
+
+from medpriv_widgets.errors import InvalidParameterError
+from medpriv_widgets.precompute import (PROFILES, membership_experiment, plan,
+                                        reconstruction_for_profile, run_precompute)
+
+from conftest import shared_data_path
+
+PARTS = ("membership", "equal_epsilon", "reconstruction")
+
+
+def fast_profile_cache(tmp_path_factory) -> str:
+    """One cache of the 'fast' profile per test session (shared by the widget tests)."""
+    root = tmp_path_factory.getbasetemp() / "medpriv-fast-profile"
+    done = root / "complete"
+    if not done.exists():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MEDPRIV_CACHE_DIR", str(root))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                run_precompute(profile="fast", parts=PARTS, progress=False)
+        done.write_text("ok")
+    return str(root)
+
+
+@pytest.fixture
+def fast_cache(tmp_path_factory, monkeypatch):
+    path = shared_data_path()
+    if path is None:
+        pytest.skip("../shared/data is not present; CI has it.")
+    monkeypatch.setenv("MEDPRIV_DATA_DIR", str(path))
+    root = fast_profile_cache(tmp_path_factory)
+    monkeypatch.setenv("MEDPRIV_CACHE_DIR", root)
+    return root
+
+
+@pytest.mark.slow
+def test_fast_profile_builds_everything_and_second_call_is_instant(fast_cache, capsys):
+    exp = membership_experiment("fast")
+    settings = PROFILES["fast"]
+    assert exp.has_bank()
+    for eps in settings["epsilons"]:
+        assert exp.has_target(epsilon=eps)
+        exp.result(epsilon=eps)                       # answers from the cache
+    for _label, bs, ep in settings["equal_settings"]:
+        assert exp.has_target(epsilon=settings["equal_epsilon"], dp_batch_size=bs, dp_epochs=ep)
+    sweep = reconstruction_for_profile("fast", compute=False)
+    assert sweep is not None and len(sweep.sigmas) == len(settings["epsilons"])
+    assert all(job.seconds == 0 for job in plan("fast", parts=PARTS))
+    t0 = time.perf_counter()
+    messages = run_precompute(profile="fast", parts=PARTS, progress=True)
+    elapsed = time.perf_counter() - t0
+    out = capsys.readouterr().out
+    assert "0 of" in out and "pieces to compute" in out        # the up-front estimate
+    assert all("read from the cache" in m or "reconstruction" in m for m in messages)
+    assert elapsed < 20  # generous: the point is "nothing is trained again", not speed
+
+
+@pytest.mark.slow
+def test_equal_epsilon_settings_differ_in_accounting(fast_cache):
+    exp = membership_experiment("fast")
+    s = PROFILES["fast"]
+    a, b = [exp.result(epsilon=s["equal_epsilon"], dp_batch_size=bs, dp_epochs=ep)
+            for _l, bs, ep in s["equal_settings"]]
+    assert a.epsilon == b.epsilon
+    assert a.sample_rate != b.sample_rate and a.steps != b.steps
+    assert a.noise_multiplier != b.noise_multiplier
+    assert not math.isclose(a.bound_at(0.01), b.bound_at(0.01), rel_tol=1e-3)
+
+
+def test_unknown_profile_and_part_rejected():
+    with pytest.raises(InvalidParameterError, match="profile"):
+        run_precompute(profile="huge")
+    with pytest.raises(InvalidParameterError, match="parts"):
+        run_precompute(profile="fast", parts=("everything",))

@@ -1,0 +1,59 @@
+"""MembershipLab and RiskUtilityDashboard: answer from the cache, say what is missing, never crash."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from test_precompute import fast_cache  # noqa: F401  (fixture: the 'fast' profile's cache)
+
+pytestmark = pytest.mark.slow
+
+
+def test_membership_lab_draws_cached_results(fast_cache):  # noqa: F811
+    from medpriv_widgets.widgets.membership import MembershipLab
+
+    lab = MembershipLab(profile="fast")
+    assert lab.result is not None and lab.compute_button.disabled
+    roc, bound = lab.figure.data[3], lab.figure.data[2]
+    assert len(roc.x) > 2 and not bound.visible                # not private: no bound drawn
+    assert lab.figure.layout.xaxis.type == "log" and lab.figure.layout.yaxis.type == "log"
+    assert len(lab.gallery.children) == len(lab.result.vulnerable) > 0
+    eps = min(lab.epsilons)
+    lab.eps_picker.value = eps
+    assert lab.result.epsilon == eps and lab.figure.data[2].visible
+    assert "at most" in lab.summary.value                      # the explain sentence
+    lab.attack_picker.value = "loss"
+    assert lab.figure.data[3].name.startswith("Loss threshold")
+
+
+def test_membership_lab_says_what_must_be_computed(fast_cache, monkeypatch, tmp_path):  # noqa: F811
+    from medpriv_widgets.widgets.membership import MembershipLab
+
+    monkeypatch.setenv("MEDPRIV_CACHE_DIR", str(tmp_path / "empty"))
+    lab = MembershipLab(profile="fast")
+    assert lab.result is None and not lab.compute_button.disabled
+    assert "not computed yet" in lab.message.value and "Compute" in lab.message.value
+
+
+def test_risk_utility_dashboard_follows_the_slider(fast_cache):  # noqa: F811
+    from medpriv_widgets.widgets.tradeoff import RiskUtilityDashboard
+
+    dash = RiskUtilityDashboard(profile="fast", kappa=0.01)
+    assert dash.compute_button.disabled and dash.message.value == ""
+    assert "Utility" in dash.cards.value and dash.original.value
+    assert len(dash.figure.data[0].y) == len(dash.epsilons)
+    dash.slider.value = min(dash.epsilons)
+    assert "PSNR" in dash.cards.value and "at most" in dash.sentences.value
+    assert "not computed" not in dash.equal_table.value and len(dash.equal_figure.data[0].x) > 1
+    dash.slider.value = math.inf
+    assert "No formal privacy protection" in dash.sentences.value
+
+
+def test_dashboard_rejects_bad_kappa(fast_cache):  # noqa: F811
+    from medpriv_widgets.errors import InvalidParameterError
+    from medpriv_widgets.widgets.tradeoff import RiskUtilityDashboard
+
+    with pytest.raises(InvalidParameterError, match="kappa"):
+        RiskUtilityDashboard(profile="fast", kappa=1.0)
