@@ -29,6 +29,8 @@ from scipy.stats import norm
 
 from .._validate import check_choice, check_int, check_positive, check_real
 from ..errors import InvalidParameterError
+# μ of a DP-SGD run lives with the rest of the accounting; re-exported here for plotting code.
+from .accounting import gdp_mu
 
 __all__ = [
     "tradeoff_curve",
@@ -87,21 +89,6 @@ def _check_dpsgd(noise_multiplier, sample_rate, steps) -> tuple[float, float, in
 
 
 # --------------------------------------------------------------------------- Gaussian DP
-
-def gdp_mu(*, noise_multiplier: float, sample_rate: float, steps: int) -> float:
-    """μ of the Gaussian-DP (central-limit) approximation to DP-SGD.
-
-    ``μ ≈ q·√(T·(e^{1/σ²} − 1))`` (Bu, Dong, Long & Su 2020). Accurate when T is large and q
-    small; it can be off in either direction when q is large or T small — use
-    :func:`tradeoff_curve` with the default ``method="pld"`` for the exact curve. Returns ``inf``
-    when σ is so small that e^{1/σ²} overflows.
-    """
-    sigma, q, t = _check_dpsgd(noise_multiplier, sample_rate, steps)
-    if 1.0 / sigma**2 > 700.0:
-        return math.inf
-    # expm1 keeps precision for large σ, where e^{1/σ²} − 1 ≈ 1/σ².
-    return float(q * math.sqrt(t * math.expm1(1.0 / sigma**2)))
-
 
 def gdp_delta(*, mu: float, epsilon) -> np.ndarray | float:
     """δ(ε) of a μ-GDP mechanism: ``Φ(−ε/μ + μ/2) − e^ε·Φ(−ε/μ − μ/2)``.
