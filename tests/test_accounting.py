@@ -214,3 +214,15 @@ def test_bad_target_epsilon():
         with pytest.raises(InvalidParameterError, match="target_epsilon"):
             A.noise_multiplier_for_epsilon(target_epsilon=bad, sample_rate=0.01, steps=10,
                                            delta=DELTA)
+
+
+def test_tiny_noise_uses_rdp_fast_and_stays_monotone():
+    # PRV would take minutes here; RDP answers at once and is never below PRV, so ε keeps
+    # falling as σ rises across the switch-over point.
+    kw = dict(sample_rate=0.01, steps=1000, delta=DELTA)
+    below = A.dpsgd_epsilon(noise_multiplier=A.PRV_MIN_NOISE_MULTIPLIER * 0.99, **kw)
+    assert below == A.dpsgd_epsilon(noise_multiplier=A.PRV_MIN_NOISE_MULTIPLIER * 0.99,
+                                    accountant="rdp", **kw)
+    tiny = A.dpsgd_epsilon(noise_multiplier=0.1, **kw)
+    above = A.dpsgd_epsilon(noise_multiplier=A.PRV_MIN_NOISE_MULTIPLIER, **kw)
+    assert tiny > below > above > 0

@@ -158,10 +158,17 @@ def _prv_epsilon(history: History, delta: float, eps_error: float) -> float:
     return max(eps, 0.0)
 
 
+# Below this noise multiplier Opacus' PRV grid grows so wide that one call takes tens of seconds
+# to minutes (σ = 0.2: ~28 s, σ = 0.1: > 1 min on two cores), which freezes a slider. ε there
+# is in the hundreds, where the tightness of PRV teaches nothing, so we use RDP: a valid upper
+# bound that is never below PRV, so "more noise never raises ε" still holds across the switch.
+PRV_MIN_NOISE_MULTIPLIER = 0.3
+
+
 def _epsilon(history: History, delta: float, accountant: str) -> float:
     if any(s == 0.0 for s, _, _ in history):
         return math.inf  # no noise: no privacy at all
-    if accountant == "rdp":
+    if accountant == "rdp" or any(s < PRV_MIN_NOISE_MULTIPLIER for s, _, _ in history):
         return _rdp_epsilon(history, delta)
     return _prv_epsilon(history, delta, prv_eps_error(events=history, delta=delta))
 
