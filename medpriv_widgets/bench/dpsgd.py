@@ -6,7 +6,9 @@ step on the 64 px model; ε = 8 gives test AUC ≥ 0.90; non-private ≥ 0.95.
 Step times are measured in this process, interleaved (non-private, DP, non-private, DP, …) on the
 same real batch of the expected batch size, and the median is reported, so that a busy machine
 slows both sides alike. The AUCs come from two full training runs (not read from the cache) on
-the official test split. ``quick=True`` uses 600 training images and 2 epochs: its AUCs show the
+the official test split; the training pool is the official 'train' + 'val' splits
+(``TrainConfig.use_val``), of which 5 % (by patient) is held out for the validation curves.
+``quick=True`` uses 600 training images and 2 epochs: its AUCs show the
 pipeline works, not the targets.
 """
 
@@ -23,11 +25,13 @@ from torch import nn
 
 from . import peak_rss_mb
 from ..device import choose_device, device_label
-from ..models import make_model
 from ..training import TrainConfig, train
-from ..training.loop import PrivacyPlan, _load_pool, _load_test, _make_optimizer, _make_private
+from ..training.loop import (PrivacyPlan, _load_pool, _load_test, _make_optimizer, _make_private,
+                             build_model)
 
 EPSILON = 8.0
+_RECIPE_KEYS = ("epochs", "batch_size", "lr", "optimizer", "augment", "ema", "standardize",
+                "zero_head", "use_val")
 
 
 def _configs(quick: bool) -> tuple[TrainConfig, TrainConfig]:
@@ -58,8 +62,7 @@ def step_times(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, 
     plan = PrivacyPlan(True, 1.0, 1.0, 1, 1, 1e-5, math.inf, config.max_grad_norm)
 
     def build(private: bool):
-        model = make_model(size=config.size, seed=config.seed, width=config.width,
-                           activation=config.activation).to(dev)
+        model = build_model(config).to(dev)
         opt = _make_optimizer(config, model)
         if private:
             loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
@@ -143,8 +146,8 @@ def run(*, quick: bool = False, progress: bool = True) -> dict:
         "batch_size": cfg_dp.batch_size,
         "lr": cfg_dp.lr,
         "optimizer": cfg_dp.optimizer,
-        "recipe_nonprivate": {k: getattr(cfg_np, k) for k in ("epochs", "batch_size", "lr", "optimizer", "augment", "ema")},
-        "recipe_private": {k: getattr(cfg_dp, k) for k in ("epochs", "batch_size", "lr", "optimizer", "augment", "ema", "max_grad_norm")},
+        "recipe_nonprivate": {k: getattr(cfg_np, k) for k in _RECIPE_KEYS},
+        "recipe_private": {k: getattr(cfg_dp, k) for k in _RECIPE_KEYS + ("max_grad_norm",)},
         "n_train": rp.n_train,
         "n_test": rp.n_test,
         "data": pool.caption,

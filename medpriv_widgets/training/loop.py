@@ -130,9 +130,37 @@ class PrivacyPlan:
 # ---------------------------------------------------------------- stages
 
 def _load_pool(config: TrainConfig):
+    """The 'train' split, plus the official 'val' split when ``config.use_val`` and it exists.
+
+    The official 'val' split shares no patient with 'test', so training on it is fair; the
+    validation curves then come from a patient-split hold-out of this pool (``val_fraction``).
+    """
     from ..data import load_dataset
 
-    return load_dataset(size=config.size, split="train", seed=config.seed)
+    pool = load_dataset(size=config.size, split="train", seed=config.seed)
+    if not config.use_val or pool.synthetic or pool.path is None:
+        return pool
+    try:
+        # the same file only: never start a download just for the validation images
+        extra = load_dataset(size=config.size, split="val", path=pool.path, seed=config.seed,
+                             allow_synthetic=False)
+    except DataError:  # this file has no 'val' split (e.g. the 128 px stand-in): train only
+        return pool
+    if extra.synthetic or len(extra) == 0 or extra.size != pool.size:
+        return pool
+    return _concat(pool, extra)
+
+
+def _concat(a, b):
+    """Rows of ``a`` then ``b`` (same size and source) as one ChestXrayData."""
+    from dataclasses import replace
+
+    ids = (None if a.patient_ids is None or b.patient_ids is None
+           else np.concatenate([a.patient_ids, b.patient_ids]))
+    meta = {k: np.concatenate([np.asarray(a.metadata[k]), np.asarray(b.metadata[k])])
+            for k in a.metadata if k in b.metadata}
+    return replace(a, images=torch.cat([a.images, b.images]), labels=torch.cat([a.labels, b.labels]),
+                   patient_ids=ids, metadata=meta, split=f"{a.split}+{b.split}")
 
 
 def _load_test(config: TrainConfig):
@@ -200,6 +228,20 @@ def _sigma_for(target: float, q: float, steps: int, delta: float, accountant: st
            "accountant": accountant}
     return float(ResultCache("dpsgd-sigma").get_or_compute(key, lambda: noise_multiplier_for_epsilon(
         target_epsilon=target, sample_rate=q, steps=steps, delta=delta, accountant=accountant)))
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    """The freshly initialised SmallCNN of a run (seeded), with the config's standardisation and
+    zero-initialised last layer. A zero last layer means the first steps move only it, from equal
+    logits, instead of fighting a random projection; this helped DP-SGD in particular."""
+    config = config.effective()
+    model = make_model(size=config.size, seed=config.seed, width=config.width,
+                       activation=config.activation)
+    model.set_standardize(config.standardize)
+    if config.zero_head:
+        nn.init.zeros_(model.classifier.weight)
+        nn.init.zeros_(model.classifier.bias)
+    return model
 
 
 def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -291,8 +333,7 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
                                 f"{plan.steps} steps")
 
     seed = config.seed
-    model = make_model(size=config.size, seed=seed, width=config.width,
-                       activation=config.activation).to(dev)
+    model = build_model(config).to(dev)
     optimizer = _make_optimizer(config, model)
     gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 104729)
