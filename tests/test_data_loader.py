@@ -6,11 +6,8 @@ official 28 px file (made in tmp_path at test time).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
 import socket
-import threading
 import warnings
 
 import numpy as np
@@ -23,28 +20,6 @@ from medpriv_widgets.errors import (ChecksumError, DataUnavailableError,
                                     InvalidParameterError)
 
 MD5_28 = OFFICIAL[28].md5
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-
-@pytest.fixture
-def file_server(tmp_path):
-    """Serve ``tmp_path/served`` on 127.0.0.1 in a thread; yields (folder, base_url)."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

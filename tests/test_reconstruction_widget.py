@@ -11,12 +11,8 @@ from medpriv_widgets.data import make_phantoms  # noqa: E402
 from medpriv_widgets.widgets.reconstruction import ReconstructionLab  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny convolutions run faster on one thread than on two contended ones.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
