@@ -79,3 +79,25 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def fast_cache(shared_data, tmp_path_factory, monkeypatch) -> str:
+    """A cache holding the 'fast' precompute profile, built once per test session and shared
+    by the membership, precompute and dashboard tests; set as MEDPRIV_CACHE_DIR."""
+    import warnings
+
+    from medpriv_widgets.precompute import run_precompute
+
+    root = tmp_path_factory.getbasetemp() / "medpriv-fast-profile"
+    done = root / "complete"
+    if not done.exists():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MEDPRIV_CACHE_DIR", str(root))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                run_precompute(profile="fast", parts=("membership", "equal_epsilon", "reconstruction"),
+                               progress=False)
+        done.write_text("ok")
+    monkeypatch.setenv("MEDPRIV_CACHE_DIR", str(root))
+    return str(root)

@@ -12,7 +12,6 @@ from medpriv_widgets.attacks.membership import (ATTACKS, REPORT_FPRS, NotCompute
                                                 check_tpr_below_bound)
 from medpriv_widgets.precompute import PROFILES, membership_experiment
 
-from test_precompute import fast_cache  # noqa: F401  (fixture: the 'fast' profile's cache)
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

@@ -12,34 +12,7 @@ from medpriv_widgets.errors import InvalidParameterError
 from medpriv_widgets.precompute import (PROFILES, membership_experiment, plan,
                                         reconstruction_for_profile, run_precompute)
 
-from conftest import shared_data_path
-
 PARTS = ("membership", "equal_epsilon", "reconstruction")
-
-
-def fast_profile_cache(tmp_path_factory) -> str:
-    """One cache of the 'fast' profile per test session (shared by the widget tests)."""
-    root = tmp_path_factory.getbasetemp() / "medpriv-fast-profile"
-    done = root / "complete"
-    if not done.exists():
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("MEDPRIV_CACHE_DIR", str(root))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                run_precompute(profile="fast", parts=PARTS, progress=False)
-        done.write_text("ok")
-    return str(root)
-
-
-@pytest.fixture
-def fast_cache(tmp_path_factory, monkeypatch):
-    path = shared_data_path()
-    if path is None:
-        pytest.skip("../shared/data is not present; CI has it.")
-    monkeypatch.setenv("MEDPRIV_DATA_DIR", str(path))
-    root = fast_profile_cache(tmp_path_factory)
-    monkeypatch.setenv("MEDPRIV_CACHE_DIR", root)
-    return root
 
 
 @pytest.mark.slow

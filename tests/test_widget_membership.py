@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from test_precompute import fast_cache  # noqa: F401  (fixture: the 'fast' profile's cache)
 
 pytestmark = pytest.mark.slow
 
