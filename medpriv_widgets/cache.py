@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,8 @@ class ResultCache:
             return None
         try:
             meta = json.loads((entry / "meta.json").read_text())
+        except FileNotFoundError:
+            return None  # another writer is swapping this entry right now: a miss, not damage
         except (OSError, json.JSONDecodeError):
             raise CacheError(f"The cache entry {entry} is damaged (meta.json unreadable). "
                              f"Delete that folder and the result will be computed again.") from None
@@ -88,6 +91,8 @@ class ResultCache:
                              f"recompute it with this version.")
         try:
             return torch.load(result, map_location="cpu", weights_only=False)
+        except FileNotFoundError:
+            return None  # swapped out by a concurrent writer between the two reads
         except Exception as exc:  # torch raises many types for a truncated/corrupt file
             raise CacheError(f"The cache entry {entry} could not be read ({exc}). Delete that "
                              f"folder and the result will be computed again.") from None
@@ -102,9 +107,25 @@ class ResultCache:
             (tmp / "meta.json").write_text(json.dumps(
                 {"version": __version__, "namespace": self.namespace,
                  "config": _normalise(config)}, indent=1, sort_keys=True))
-            if entry.exists():
-                shutil.rmtree(entry)
-            os.replace(tmp, entry)
+            # Move an old entry aside with one atomic rename (never delete it in place: a
+            # reader or a second writer of the same key may be using it right now), then
+            # rename ours in. Retried because other writers of the same key can interleave.
+            for _attempt in range(20):
+                stale = self.directory / f".stale-{uuid.uuid4().hex}"
+                try:
+                    os.replace(entry, stale)
+                except FileNotFoundError:
+                    pass
+                else:
+                    shutil.rmtree(stale, ignore_errors=True)
+                try:
+                    os.replace(tmp, entry)
+                    break
+                except OSError:
+                    continue  # another writer put the same key in between: try again
+            else:
+                raise CacheError(f"Could not store {entry}: other processes keep writing the "
+                                 f"same result. Try again.")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

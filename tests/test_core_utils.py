@@ -166,3 +166,27 @@ def test_background_job_runs_stops_and_reports_errors():
     job.start(failing, on_item=lambda i: None, on_error=area.show_error)
     job.join(5)
     assert "sigma" in area.value and "must be" in area.value
+
+
+def test_cache_concurrent_writers_of_one_key(tmp_path):
+    # Sliders moved quickly start several threads that store the same result at once.
+    cache = ResultCache("demo", root=tmp_path)
+    errors = []
+
+    def writer():
+        try:
+            for _ in range(20):
+                cache.put({"k": 1}, torch.arange(1000.0))
+                value = cache.get({"k": 1})  # None while another writer swaps the entry
+                assert value is None or torch.equal(value, torch.arange(1000.0))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert torch.equal(cache.get({"k": 1}), torch.arange(1000.0))
+    assert sorted(p.name for p in cache.directory.iterdir()) == [cache.path_for({"k": 1}).name]
