@@ -8,8 +8,11 @@ DEV_STAMP     := $(VENV)/.dev-installed
 
 .PHONY: lab test env dev-env chromium clean fetch-data
 
+# JupyterLab refuses to run as root unless told to (containers, some workshop VMs).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(RUNTIME_STAMP)
-	$(BIN)/jupyter lab --LabServerApp.app_settings_dir=$(CURDIR)/jupyterlab_settings \
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --LabServerApp.app_settings_dir=$(CURDIR)/jupyterlab_settings \
 	    --notebook-dir=$(CURDIR) notebooks/00_start_here.ipynb
 
 test: $(DEV_STAMP) chromium
