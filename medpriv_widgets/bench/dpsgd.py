@@ -26,7 +26,7 @@ from torch import nn
 from . import peak_rss_mb
 from ..device import choose_device, device_label
 from ..training import TrainConfig, train
-from ..training.loop import (PrivacyPlan, _load_pool, _load_test, _make_optimizer, _make_private,
+from ..training.loop import (PrivacyPlan, resolve_data, _make_optimizer, _make_private,
                              build_model)
 
 EPSILON = 8.0
@@ -97,7 +97,7 @@ def run(*, quick: bool = False, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     cfg_np, cfg_dp = _configs(quick)
     dev = choose_device()
-    pool, test = _load_pool(cfg_np), _load_test(cfg_np)
+    pool, test = resolve_data(cfg_np)
     _say(progress, f"data: {pool.caption}, {len(pool)} train-pool / {len(test)} test images; "
                    f"device {device_label(dev)}")
 

@@ -19,11 +19,12 @@ from .cached import (DEFAULT_EPSILONS, cached_result, grid_configs, load_model, 
                      train_cached)
 from .config import TrainConfig, default_delta, fast_config, sample_rate_for
 from .evaluate import binary_metrics, evaluate, predict_proba, roc_auc
-from .loop import PrivacyPlan, TrainProgress, TrainResult, plan_privacy, run_to_end, train
+from .loop import (PrivacyPlan, TrainProgress, TrainResult, load_pool, load_test, plan_privacy,
+                   prepare_data, resolve_data, run_to_end, train)
 
 __all__ = [
     "DEFAULT_EPSILONS", "PrivacyPlan", "TrainConfig", "TrainProgress", "TrainResult",
     "binary_metrics", "cached_result", "default_delta", "evaluate", "fast_config",
-    "grid_configs", "load_model", "plan_privacy", "precompute_grid", "predict_proba",
+    "grid_configs", "load_model", "load_pool", "load_test", "plan_privacy", "precompute_grid", "predict_proba", "prepare_data", "resolve_data",
     "roc_auc", "run_to_end", "sample_rate_for", "train", "train_cached",
 ]

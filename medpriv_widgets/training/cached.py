@@ -21,7 +21,7 @@ from ..cache import ResultCache
 from ..models import SmallCNN, make_model
 from ..stopping import StopToken, stop_requested
 from .config import TrainConfig
-from .loop import TrainProgress, TrainResult, _load_pool, _load_test, train
+from .loop import TrainProgress, TrainResult, resolve_data, train
 
 NAMESPACE = "training"
 
@@ -61,8 +61,7 @@ def cache_key(config: TrainConfig, data, test_data) -> dict:
 
 def cached_result(config: TrainConfig, *, data=None, test_data=None) -> TrainResult | None:
     """The cached result for ``config`` (None on a miss); never trains."""
-    data = data if data is not None else _load_pool(config)
-    test_data = test_data if test_data is not None else _load_test(config)
+    data, test_data = resolve_data(config, data, test_data)
     return ResultCache(NAMESPACE).get(cache_key(config, data, test_data))
 
 
@@ -74,8 +73,7 @@ def train_cached(config: TrainConfig, *, data=None, test_data=None, stop: StopTo
     ``on_progress`` receives every per-epoch record while training (not on a cache hit). A run
     stopped through ``stop`` returns its partial result (``stopped=True``) without caching it.
     """
-    data = data if data is not None else _load_pool(config)
-    test_data = test_data if test_data is not None else _load_test(config)
+    data, test_data = resolve_data(config, data, test_data)
     cache = ResultCache(NAMESPACE)
     key = cache_key(config, data, test_data)
     hit = cache.get(key)
@@ -118,8 +116,7 @@ def precompute_grid(*, base: TrainConfig, epsilons: Iterable[float] = DEFAULT_EP
     that a slider landing on a grid value answers instantly. Stops between runs (and inside the
     current one) when ``stop`` is set; stopped runs are left out of the returned dict.
     """
-    data = data if data is not None else _load_pool(base)
-    test_data = test_data if test_data is not None else _load_test(base)
+    data, test_data = resolve_data(base, data, test_data)
     out: dict = {}
     for cfg in grid_configs(base, epsilons):
         if stop_requested(stop):

@@ -1,6 +1,6 @@
 """Non-private and DP-SGD training as a generator of per-epoch progress records.
 
-The stages have names (``_prepare_data``, ``_privacy_plan``, ``_make_private``, ``_run_epoch``)
+The stages have names (``prepare_data``, ``_privacy_plan``, ``_make_private``, ``_run_epoch``)
 so each can be read, taught or replaced on its own. DP-SGD is Opacus' ``PrivacyEngine`` with
 Poisson sampling: in every step each training image joins the batch independently with
 probability q, each image's gradient is clipped to length ≤ C (``max_grad_norm``) and Gaussian
@@ -129,7 +129,7 @@ class PrivacyPlan:
 
 # ---------------------------------------------------------------- stages
 
-def _load_pool(config: TrainConfig):
+def load_pool(config: TrainConfig):
     """The 'train' split, plus the official 'val' split when ``config.use_val`` and it exists.
 
     The official 'val' split shares no patient with 'test', so training on it is fair; the
@@ -163,13 +163,20 @@ def _concat(a, b):
                    patient_ids=ids, metadata=meta, split=f"{a.split}+{b.split}")
 
 
-def _load_test(config: TrainConfig):
+def load_test(config: TrainConfig):
+    """The official 'test' split at ``config.size`` (never trained on)."""
     from ..data import load_dataset
 
     return load_dataset(size=config.size, split="test", seed=config.seed + 1)
 
 
-def _prepare_data(config: TrainConfig, pool) -> tuple:
+def resolve_data(config: TrainConfig, data=None, test_data=None) -> tuple:
+    """(training pool, test split): the ones given, else loaded for ``config``."""
+    return (data if data is not None else load_pool(config),
+            test_data if test_data is not None else load_test(config))
+
+
+def prepare_data(config: TrainConfig, pool) -> tuple:
     """Patient-aware train/validation split of the pool, then the optional ``n_train`` subset."""
     from ..data import patient_split
 
@@ -315,10 +322,10 @@ def train(config: TrainConfig, *, data=None, test_data=None, stop: StopToken | N
                 "A model trained without privacy (ε = ∞) would spend this dataset's whole budget. "
                 "Choose a finite ε, or train without a ledger on data you may use freely.")
     dev = choose_device(str(device)) if device is not None else choose_device()
-    pool = data if data is not None else _load_pool(config)
-    train_set, val_set = _prepare_data(config, pool)
+    pool = data if data is not None else load_pool(config)
+    train_set, val_set = prepare_data(config, pool)
     plan = plan_privacy(config, len(train_set))
-    test = test_data if test_data is not None else _load_test(config)
+    test = test_data if test_data is not None else load_test(config)
     return _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool)
 
 

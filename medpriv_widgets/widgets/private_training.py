@@ -22,7 +22,7 @@ from ..device import choose_device, device_label
 from ..errors import InvalidParameterError
 from ..training import (DEFAULT_EPSILONS, TrainConfig, cached_result, plan_privacy,
                         precompute_grid, train_cached)
-from ..training.loop import _load_pool, _load_test, _prepare_data
+from ..training import load_pool, load_test, prepare_data
 from ._common import BackgroundJob, MessageArea
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
@@ -125,11 +125,11 @@ class PrivateTrainingLab:
     def _load(self):
         with self._lock:
             if self._data is None:
-                self._data = _load_pool(self.config)
+                self._data = load_pool(self.config)
             if self._test is None:
-                self._test = _load_test(self.config)
+                self._test = load_test(self.config)
             if self._n_train is None:
-                self._n_train = len(_prepare_data(self.config, self._data)[0])
+                self._n_train = len(prepare_data(self.config, self._data)[0])
                 self.figure.layout.title.text = self._title(self._data.caption)
                 if self._data.synthetic:
                     self.messages.show("These are SYNTHETIC phantoms, not real X-rays: numbers "
