@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from medpriv_widgets.data import (OFFICIAL, SyntheticDataWarning, download, file_md5,
-                                  load_dataset)
+                                  load_dataset, make_phantoms)
 from medpriv_widgets.errors import (ChecksumError, DataUnavailableError,
                                     InvalidParameterError)
 
@@ -223,3 +223,19 @@ def test_corrupt_index_is_not_used(shared_data, tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="kermany_cxr_index.csv"):
         data = load_dataset(size=28, split="val")
     assert data.official and data.patient_ids is None
+
+
+def test_official_mask_marks_the_substituted_test_images(shared_data):
+    stand_in = load_dataset(size=64, split="test")
+    mask = stand_in.official_mask()
+    # PROVENANCE: 550 of the 624 stand-in test positions hold the official radiograph
+    assert mask.shape == (624,) and mask.dtype == bool and int(mask.sum()) == 550
+    sub = stand_in.subset(mask)
+    assert len(sub) == 550 and sub.official_mask().all()
+    # the official file is official everywhere, even where the index has no source file
+    assert load_dataset(size=28, split="test").official_mask().all()
+
+
+def test_official_mask_is_false_for_phantoms(no_data_dir):
+    data = make_phantoms(n=6, size=28, seed=0)
+    assert not data.official_mask().any()

@@ -55,6 +55,26 @@ class ChestXrayData:
         """Text for figure titles, e.g. 'PneumoniaMNIST 28 px (official)' or '... (synthetic)'."""
         return f"{self.source}, {self.size} px" + (" — SYNTHETIC phantoms" if self.synthetic else "")
 
+    def official_mask(self) -> np.ndarray:
+        """Bool array (N,): True where this position holds the official MedMNIST radiograph.
+
+        All True for an official file (its checksum matched). The development stand-ins
+        (``kermany_cxr_64`` / ``_128_subset``) carry a per-image ``linked`` flag: True where the
+        position holds the same radiograph as the official release. 74 of the 624 test
+        positions hold substitutes instead (the official images have no counterpart in the
+        available source release), cropped with an estimated crop, so their framing differs;
+        metrics on the stand-in's test split are therefore also reported on the official
+        positions alone. All False for synthetic phantoms and for unofficial files without the
+        flag.
+        """
+        n = len(self)
+        if self.official:
+            return np.ones(n, dtype=bool)
+        linked = self.metadata.get("linked")
+        if self.synthetic or linked is None:
+            return np.zeros(n, dtype=bool)
+        return np.asarray(linked, dtype=bool).copy()
+
     def subset(self, index) -> "ChestXrayData":
         """A new record with only the rows in ``index`` (array of ints or bool mask)."""
         idx = torch.as_tensor(np.asarray(index))
