@@ -10,7 +10,9 @@ import sys
 import pytest
 
 KEYS = {"dp_step_s", "nonprivate_step_s", "ratio", "epsilon", "auc_private", "auc_nonprivate",
-        "device", "size", "epochs", "n_train", "sigma", "peak_rss_mb"}
+        "device", "size", "epochs", "n_train", "sigma", "peak_rss_mb", "dp_peak_rss_mb",
+        "nonprivate_peak_rss_mb", "train_baseline_rss_mb", "dp_step_unsplit_s",
+        "auc_private_official_images", "auc_nonprivate_official_images"}
 
 
 @pytest.mark.slow
@@ -25,3 +27,8 @@ def test_bench_quick_json(shared_data):
     assert 0 < result["epsilon"] <= result["target_epsilon"] * 1.001
     assert all(0.0 <= result[k] <= 1.0 for k in ("auc_private", "auc_nonprivate"))
     assert math.isfinite(result["sigma"]) and result["sigma"] > 0
+    assert 0 < result["train_baseline_rss_mb"] <= result["dp_peak_rss_mb"]
+    # the stand-in's test split: 550 of its 624 positions hold the official radiographs
+    assert result["n_test"] == 624 and result["n_test_official_images"] == 550
+    assert all(0.0 <= result[k] <= 1.0 for k in ("auc_private_official_images",
+                                                 "auc_nonprivate_official_images"))
