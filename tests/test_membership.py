@@ -13,8 +13,9 @@ from scipy.stats import binomtest
 from medpriv_widgets.attacks.membership import (MembershipExperiment, StackedModels,
                                                 clopper_pearson, complementary_halves,
                                                 fit_gaussians, lira_scores, logit_confidence,
-                                                loss_threshold_scores, roc_auc, roc_curve,
-                                                tpr_at_fpr)
+                                                loss_threshold_scores, model_scores, roc_auc,
+                                                roc_curve, stacked_scores, tpr_at_fpr,
+                                                train_stacked)
 from medpriv_widgets.errors import CacheError, InvalidParameterError
 from medpriv_widgets.models import make_model
 
@@ -129,17 +130,48 @@ def test_offline_needs_only_out_models():
 
 
 # ------------------------------------------------------------------ stacked models
-def test_stacked_models_equal_separate_models():
-    models = [make_model(size=28, seed=k, width=8) for k in range(3)]
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu"])
+def test_stacked_models_equal_separate_models(activation):
+    # The stacked network pools before the activation (cheaper); outputs must not change.
+    models = [make_model(size=28, seed=k, width=8, activation=activation) for k in range(3)]
     stacked = StackedModels(models)
     x = torch.rand(4, 1, 28, 28)
     want = torch.stack([m(x) for m in models])
     torch.testing.assert_close(stacked(x), want, atol=1e-5, rtol=1e-4)
     per_model = torch.rand(3, 4, 1, 28, 28)
     torch.testing.assert_close(stacked(per_model)[1], models[1](per_model[1]), atol=1e-5, rtol=1e-4)
-    fresh = make_model(size=28, seed=99, width=8)
+    fresh = make_model(size=28, seed=99, width=8, activation=activation)
     fresh.load_state_dict(stacked.state_dicts()[2])
     torch.testing.assert_close(fresh(x), want[2], atol=1e-5, rtol=1e-4)
+
+
+def test_model_scores_match_stacked_scores_and_honour_standardisation():
+    models = [make_model(size=28, seed=k, width=8, activation="tanh") for k in range(2)]
+    sds = [m.state_dict() for m in models]
+    x, y = torch.rand(10, 1, 28, 28), torch.randint(0, 2, (10,))
+    stacked = stacked_scores(state_dicts=sds, images=x, labels=y, size=28, width=8,
+                             activation="tanh", augment=True, batch_size=4)
+    single = model_scores(state_dict=sds[1], images=x, labels=y, size=28, width=8,
+                          activation="tanh", augment=True, batch_size=3)
+    assert stacked.shape == (2, 10, 2) and single.shape == (10, 2)
+    np.testing.assert_allclose(single, stacked[1], atol=1e-4)
+    models[1].set_standardize(True)  # the DP-SGD recipe's models standardise each image
+    want = logit_confidence(models[1](x), y).double().detach().numpy()
+    got = model_scores(state_dict=models[1].state_dict(), images=x, labels=y, size=28, width=8,
+                       activation="tanh")
+    np.testing.assert_allclose(got[:, 0], want, atol=1e-4)
+    assert not np.allclose(got[:, 0], stacked[1, :, 0], atol=1e-3)
+
+
+def test_train_stacked_rejects_unknown_schedule_and_cosine_trains():
+    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 2, (16,))
+    mask = np.array([[True] * 8 + [False] * 8, [False] * 8 + [True] * 8])
+    with pytest.raises(InvalidParameterError, match="schedule"):
+        list(train_stacked(images=x, labels=y, in_mask=mask, size=28, width=4, schedule="step"))
+    out: dict = {}
+    progress = list(train_stacked(images=x, labels=y, in_mask=mask, size=28, width=4, epochs=3,
+                                  batch_size=8, schedule="cosine", result=out))
+    assert progress[-1].step == progress[-1].total_steps == 3 and len(out["state_dicts"]) == 2
 
 
 def test_logit_confidence_is_log_odds_of_true_class():

@@ -48,3 +48,13 @@ def test_results_answer_from_cache_and_say_what_is_missing(fast_cache):  # noqa:
     assert not a.has_target(epsilon=4.0)
     with pytest.raises(NotComputedYet, match="not computed yet"):
         a.result(epsilon=4.0)
+
+
+def test_overfit_target_leaks_more_than_dp_targets(fast_cache):  # noqa: F811
+    exp = membership_experiment("fast")
+    open_auc = exp.result(epsilon=math.inf).auc["lira_online"]
+    for eps in (e for e in PROFILES["fast"]["epsilons"] if math.isfinite(e)):
+        res = exp.result(epsilon=eps)
+        # The same attack, the same members: DP-SGD pulls the attack towards chance.
+        assert res.auc["lira_online"] < open_auc, (eps, res.auc, open_auc)
+        assert 0.0 <= res.utility["auc"] <= 1.0

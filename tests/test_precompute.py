@@ -54,3 +54,24 @@ def test_unknown_profile_and_part_rejected():
         run_precompute(profile="huge")
     with pytest.raises(InvalidParameterError, match="parts"):
         run_precompute(profile="fast", parts=("everything",))
+
+
+def test_benchmark_measures_the_workshop_membership_setting():
+    from medpriv_widgets.bench import mia
+    from medpriv_widgets.precompute import MEMBERSHIP
+
+    workshop = PROFILES["workshop"]["membership"]
+    assert mia.settings(quick=False) == workshop == MEMBERSHIP
+    assert PROFILES["binder"]["membership"] == workshop   # what notebooks 05 and 07 show
+    quick = mia.settings(quick=True)
+    assert quick["n_shadows"] < workshop["n_shadows"]
+    assert quick["n_population"] < workshop["n_population"]
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_dp_settings_fit_the_members(profile):
+    # Members are half the population: an expected DP batch larger than that would mean q = 1.
+    s = PROFILES[profile]
+    members = s["membership"]["n_population"] // 2
+    assert s["membership"]["dp_batch_size"] < members
+    assert all(bs < members for _label, bs, _ep in s["equal_settings"])

@@ -14,13 +14,13 @@ from .lira import GaussianFit, fit_gaussians, lira_scores
 from .loss_attack import loss_threshold_scores
 from .roc import OperatingPoint, RocCurve, clopper_pearson, roc_auc, roc_curve, tpr_at_fpr
 from .shadows import (ShadowProgress, StackedModels, complementary_halves, logit_confidence,
-                      stacked_scores, train_stacked)
+                      model_scores, stacked_scores, train_stacked)
 
 __all__ = [
     "ATTACKS", "NOT_PRIVATE", "REPORT_FPRS", "GaussianFit", "MembershipExperiment",
     "MembershipResult", "NotComputedYet", "OperatingPoint", "Progress", "RocCurve",
     "ShadowProgress", "StackedModels", "check_tpr_below_bound", "clopper_pearson",
     "complementary_halves", "fit_gaussians", "lira_scores", "logit_confidence",
-    "loss_threshold_scores", "most_vulnerable", "roc_auc", "roc_curve", "stacked_scores",
+    "loss_threshold_scores", "model_scores", "most_vulnerable", "roc_auc", "roc_curve", "stacked_scores",
     "tpr_at_fpr", "train_stacked",
 ]
