@@ -23,7 +23,7 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-from ..errors import MedprivError
+from ..errors import MedprivError, PrivacyBudgetError
 from ..privacy import mechanisms as M
 from ..privacy.ledger import PrivacyLedger
 from ._common import MessageArea
@@ -117,7 +117,7 @@ class CountingQueryLab(_Lab):
         self.dataset_toggle = W.ToggleButtons(
             options=[(f"D: all {self.labels.size} children", "D"),
                      (f"D′: without child #{self.target_index}", "D′")],
-            value="D", description="Database")
+            value="D", description="Database", style={"button_width": "auto"})
         self.ask_button = W.Button(description="Ask the database", button_style="primary",
                                    icon="question")
         self.answer_html = W.HTML()
@@ -146,6 +146,12 @@ class CountingQueryLab(_Lab):
             self.eps_slider, self.dataset_toggle, W.HBox([self.ask_button, self.answer_html]),
             self.fig, self.messages])
         self.widget.add_class("medpriv-dp-counting")
+        # Stable hooks for the browser tests (tests/browser) and for workshop CSS.
+        self.eps_slider.add_class("medpriv-dp-counting-eps")
+        self.ask_button.add_class("medpriv-dp-counting-ask")
+        self.answer_html.add_class("medpriv-dp-counting-answer")
+        self.fig.add_class("medpriv-dp-counting-figure")
+        self.messages.add_class("medpriv-message")
         self.distributions = None
         self._draw()
 
@@ -251,6 +257,7 @@ class RandomizedResponseLab(_Lab):
             self.eps_slider, self.n_slider, self.frac_slider, self.run_button, self.summary,
             self.fig, self.messages])
         self.widget.add_class("medpriv-dp-survey")
+        self.messages.add_class("medpriv-message")
         self.survey = None
 
     def run(self, *, epsilon: float | None = None, n: int | None = None,
@@ -330,6 +337,11 @@ class BudgetLab(_Lab):
             self.query_slider, W.HBox([self.ask_button, self.reset_button]), self.bar,
             self.status, self.messages, self.log])
         self.widget.add_class("medpriv-dp-budget")
+        self.ask_button.add_class("medpriv-budget-ask")
+        self.reset_button.add_class("medpriv-budget-reset")
+        self.bar.add_class("medpriv-budget-bar")
+        self.status.add_class("medpriv-budget-status")
+        self.messages.add_class("medpriv-message")
         self._refresh()
 
     def ask(self, *, query_epsilon: float | None = None) -> float | None:
@@ -341,13 +353,21 @@ class BudgetLab(_Lab):
             self.ledger.spend(eps, note=note, mechanism="laplace")
             result = M.noisy_count(self.labels, epsilon=eps, seed=self._rng)
         except Exception as exc:  # shown in place (DatasetLocked, BudgetExhausted, bad ε)
-            self.messages.show_error(exc)
+            self._show_error(exc)
             self._refresh(keep_message=True)
             return None
         self.messages.show(f"The database says {result.answer:.1f} (this cost ε = {eps:.2f}).",
                            kind="info")
         self._refresh(keep_message=True)
         return result.answer
+
+    def _show_error(self, exc: BaseException) -> None:
+        """The ledger's words, plus where the reset is in this lab (the ledger names code)."""
+        if isinstance(exc, PrivacyBudgetError):
+            self.messages.show(f"{exc} In this lab, that is the red 'Reset budget (instructors "
+                               f"only)' button.", kind="error")
+        else:
+            self.messages.show_error(exc)
 
     def reset(self, *, confirm: bool = False) -> None:
         """The instructor's button: clears the budget (needs ``confirm=True`` from code)."""
@@ -374,14 +394,15 @@ class BudgetLab(_Lab):
             "warning" if used > 0.5 else "success")
         self.ask_button.disabled = locked
         eps_b, _ = self.ledger.budget
+        n = len(history)
         self.status.value = (f"Spent ε = {spent[0]:.2f} of {eps_b:.2f} "
-                             f"({len(history)} questions answered)"
+                             f"({n} question{'' if n == 1 else 's'} answered)"
                              + (" — <b>LOCKED</b>" if locked else ""))
         if locked and not keep_message:
             try:
                 self.ledger.check_open()
             except MedprivError as exc:
-                self.messages.show_error(exc)
+                self._show_error(exc)
         elif not keep_message:
             self.messages.clear()
         rows = "".join(f"<li>{html.escape(r['when'][11:19])} UTC — {html.escape(r['note'])}: "

@@ -23,6 +23,9 @@ from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
 ATTACK_LABELS = {"lira_online": "LiRA (online)", "lira_offline": "LiRA (offline)",
                  "loss": "Loss threshold"}
 
+REGION_NAME = "(ε, δ) guarantee: any mechanism"
+BOUND_NAME = "DP bound of this training run"
+
 
 def epsilon_label(eps: float) -> str:
     return "not private (ε = ∞)" if math.isinf(eps) else f"ε = {eps:g}"
@@ -88,6 +91,14 @@ class MembershipLab:
                    "data, highest score first):"),
             self.gallery,
         ])
+        # Stable hooks for the browser tests (tests/browser) and for workshop CSS.
+        self.widget.add_class("medpriv-membership")
+        for w, name in ((self.eps_picker, "eps"), (self.attack_picker, "attack"),
+                        (self.compute_button, "compute"), (self.stop_button, "stop"),
+                        (self.figure, "roc"), (self.summary, "summary"),
+                        (self.gallery, "gallery")):
+            w.add_class(f"medpriv-membership-{name}")
+        self.message.add_class("medpriv-message")
         self.show()
 
     # ------------------------------------------------------------------ drawing
@@ -96,9 +107,9 @@ class MembershipLab:
         f = self.figure
         f.add_scatter(x=grid, y=grid, name="guessing (TPR = FPR)", mode="lines",
                       line=dict(color="grey", dash="dot"))
-        f.add_scatter(x=[], y=[], name="(ε, δ) guarantee: any mechanism", mode="lines",
+        f.add_scatter(x=[], y=[], name=REGION_NAME, mode="lines",
                       line=dict(color="#f29900", dash="dash"))
-        f.add_scatter(x=[], y=[], name="DP bound of this training run", mode="lines",
+        f.add_scatter(x=[], y=[], name=BOUND_NAME, mode="lines",
                       line=dict(color="#d93025", width=3), fill=None)
         f.add_scatter(x=[], y=[], name="attack (measured)", mode="lines",
                       line=dict(color="#1a73e8", width=2))
@@ -130,7 +141,12 @@ class MembershipLab:
             region, bound, roc = self.figure.data[1], self.figure.data[2], self.figure.data[3]
             region.x, region.y = res.bound_fpr, _clip_log(res.region_tpr)
             bound.x, bound.y = res.bound_fpr, _clip_log(res.bound_tpr)
+            # Every property set on one trace of a batch is set on all of them: plotly 7's
+            # FigureWidget sends the unset ones as null, and the browser then shows the other
+            # traces as 'trace 1', 'trace 2' in the legend (or hides them).
             region.visible = bound.visible = res.private
+            roc.visible = True
+            region.name, bound.name = REGION_NAME, BOUND_NAME
             roc.x, roc.y = _clip_log(curve.fpr), _clip_log(curve.tpr)
             roc.name = f"{ATTACK_LABELS[attack]} (AUC {res.auc[attack]:.2f})"
             synthetic = " — SYNTHETIC data" if res.synthetic else ""

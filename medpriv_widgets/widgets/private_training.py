@@ -88,7 +88,8 @@ class PrivateTrainingLab:
         self.train_button = W.Button(description="Train", icon="play", button_style="primary")
         self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
         self.grid_button = W.Button(description="Pre-compute all ε", icon="table",
-                                    tooltip="Train (or load) one model per slider position")
+                                    tooltip="Train (or load) one model per slider position",
+                                    layout=W.Layout(width="auto"))  # else the label is cut
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Progress:",
                                       layout=W.Layout(width="460px"))
         self.status = W.HTML()
@@ -115,12 +116,23 @@ class PrivateTrainingLab:
             W.HBox([self.train_button, self.stop_button, self.grid_button]),
             W.HBox([self.progress, self.status]), self.figure, self.table, self.messages])
         self.widget.add_class("medpriv-private-training")
+        # Stable hooks for the browser tests (tests/browser) and for workshop CSS.
+        for w, name in ((self.implied, "implied"), (self.train_button, "train"),
+                        (self.stop_button, "stop"), (self.grid_button, "grid"),
+                        (self.progress, "progress"), (self.status, "status"),
+                        (self.table, "table"), (self.figure, "figure")):
+            w.add_class(f"medpriv-training-{name}")
+        self.messages.add_class("medpriv-message")
         self._on_slider(None)
 
     # ------------------------------------------------------------------ helpers
     def _title(self, data_caption: str = "") -> str:
         dev = device_label(choose_device())
-        return f"DP-SGD, {self.config.size} px — {data_caption or 'chest X-rays'} — {dev}"
+        size = f"{self.config.size} px"
+        caption = data_caption or "chest X-rays"
+        # The data caption usually names the size already ('…, 28 px'): say it once.
+        head = "DP-SGD" if size in caption else f"DP-SGD, {size}"
+        return f"{head} — {caption} — {dev}"
 
     def _load(self):
         with self._lock:
@@ -166,6 +178,10 @@ class PrivateTrainingLab:
                 hit = cached_result(self.config_for(eps), data=self._data, test_data=self._test)
                 if hit is not None and self.slider.value == eps:
                     self._show_result(hit, cached=True)
+                elif hit is None and self.slider.value == eps and not self.job.running:
+                    # The table still shows the previous model: say that this ε has none yet.
+                    self.status.value = (f"No model for ε = {html.escape(_eps_label(eps))} yet: "
+                                         f"press Train (the table shows the previous one).")
             except Exception as exc:  # shown in place; the lab keeps working
                 self.implied.value = ""
                 self.messages.show_error(exc)
@@ -216,7 +232,8 @@ class PrivateTrainingLab:
             self.reference = cached_result(self.config_for(math.inf), data=self._data,
                                            test_data=self._test)
         self._show_curves(result)
-        self.progress.max, self.progress.value = max(result.steps, 1), result.steps
+        if not getattr(result, "stopped", False):  # a stopped run keeps its partial bar
+            self.progress.max, self.progress.value = max(result.steps, 1), result.steps
         self.status.value = ("answered from the cache" if cached else
                              f"{'stopped' if result.stopped else 'done'} in {result.seconds:.0f} s "
                              f"on {html.escape(result.device)}")
@@ -239,6 +256,11 @@ class PrivateTrainingLab:
         note = ("" if result.private and self.reference is not None or not result.private else
                 "<br><small>Train ε = ∞ once to see the non-private model beside it.</small>")
         warn = " <b>(SYNTHETIC data)</b>" if result.synthetic else ""
+        if getattr(result, "stopped", False):
+            # A stopped run is evaluated as it stands; say so, or its low AUC reads as the
+            # price of privacy.
+            note += ("<br><small><b>Training was stopped early:</b> these numbers are for a "
+                     "partly trained model. Press Train to train it fully.</small>")
         return (f"<table><tr><th></th>{head}</tr>{body}</table>"
                 f"<small>Test split: {result.n_test} images, threshold 0.5{warn}.</small>{note}")
 

@@ -95,6 +95,15 @@ class RiskUtilityDashboard:
             W.HTML(f"<h4>Equal ε, different risk: two DP-SGD settings, both at ε = {eq:g}</h4>"),
             W.HBox([self.equal_figure, self.equal_table]),
         ])
+        # Stable hooks for the browser tests (tests/browser) and for workshop CSS.
+        self.widget.add_class("medpriv-tradeoff")
+        for w, name in ((self.slider, "eps"), (self.compute_button, "compute"),
+                        (self.stop_button, "stop"), (self.cards, "cards"),
+                        (self.sentences, "sentences"), (self.figure, "figure"),
+                        (self.recon_caption, "recon"), (self.equal_figure, "equal-figure"),
+                        (self.equal_table, "equal-table")):
+            w.add_class(f"medpriv-tradeoff-{name}")
+        self.message.add_class("medpriv-message")
         self.show()
 
     # ------------------------------------------------------------------ drawing
@@ -246,6 +255,8 @@ class RiskUtilityDashboard:
                     r = self.experiment.result(epsilon=eq, dp_batch_size=bs, dp_epochs=ep)
                 except NotComputedYet:
                     line.x = line.y = bound.x = bound.y = []
+                    # Names set on every trace of the batch (plotly 7 sends unset ones as null).
+                    line.name, bound.name = f"{label}: not computed yet", f"{label}: bound"
                     rows.append(f"<tr><td>{label}</td><td colspan=6>not computed yet</td></tr>")
                     continue
                 c = r.curves["lira_online"]
