@@ -190,3 +190,10 @@ def test_cache_concurrent_writers_of_one_key(tmp_path):
     assert errors == []
     assert torch.equal(cache.get({"k": 1}), torch.arange(1000.0))
     assert sorted(p.name for p in cache.directory.iterdir()) == [cache.path_for({"k": 1}).name]
+
+
+def test_device_label_counts_threads_in_plain_english(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert device_label(torch.device("cpu")) == "CPU (1 thread)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert device_label(torch.device("cpu")) == "CPU (2 threads)"
