@@ -22,7 +22,7 @@ import medpriv_widgets.training.loop as loop
 from medpriv_widgets.bench.dpsgd import own_peak_rss_mb
 from medpriv_widgets.data import make_phantoms
 from medpriv_widgets.errors import InvalidParameterError
-from medpriv_widgets.models.cnn import SmallCNN
+from medpriv_widgets.models.cnn import SmallCNN, make_model
 from medpriv_widgets.privacy.accounting import dpsgd_epsilon
 from medpriv_widgets.stopping import StopToken
 from medpriv_widgets.training import TrainConfig, run_to_end, train
@@ -60,12 +60,13 @@ def forward_sizes(monkeypatch):
     return sizes
 
 
-def assert_same_model(a, b, *, rtol=1e-4, atol=1e-5):
+def assert_same_model(a, b, *, rtol=1e-4, atol=1e-5, auc_abs=1e-4, loss_rel=1e-4):
     assert a.state_dict.keys() == b.state_dict.keys()
     for k in a.state_dict:
         assert torch.allclose(a.state_dict[k], b.state_dict[k], rtol=rtol, atol=atol), k
-    assert a.test_metrics["auc"] == pytest.approx(b.test_metrics["auc"], abs=1e-4)
-    assert [h["loss"] for h in a.history] == pytest.approx([h["loss"] for h in b.history], rel=1e-4)
+    assert a.test_metrics["auc"] == pytest.approx(b.test_metrics["auc"], abs=auc_abs)
+    assert [h["loss"] for h in a.history] == pytest.approx([h["loss"] for h in b.history],
+                                                           rel=loss_rel)
     assert (a.steps, a.epsilon, a.noise_multiplier) == (b.steps, b.epsilon, b.noise_multiplier)
 
 
@@ -98,7 +99,27 @@ def test_split_batches_give_the_same_model(pool, test_set, forward_sizes, privat
     assert max(forward_sizes) <= 13 and max(n_whole) > 13  # it really was split
     assert sum(forward_sizes) == sum(n_whole)  # the same images were used
     assert len(forward_sizes) > len(n_whole) == whole.steps
-    assert_same_model(whole, split)
+    if private:
+        assert_same_model(whole, split)
+    else:
+        # Adam divides by the root of its second moment, which magnifies float summation-order
+        # differences (threads, chunking) in near-zero gradient components to ~1e-4 after a few
+        # dozen steps; the exact per-step equality is checked in the gradient test below.
+        assert_same_model(whole, split, rtol=1e-3, atol=1e-3, auc_abs=1e-3, loss_rel=1e-3)
+
+
+def test_nonprivate_chunks_give_the_whole_batch_gradient(pool):
+    # lr = 0: the step leaves the weights alone, so p.grad is the gradient logical_step built
+    grads = []
+    for chunk in (None, 7):
+        model = make_model(size=28, seed=0, width=8)
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        opt.zero_grad(set_to_none=True)
+        loop.logical_step(model, opt, torch.nn.CrossEntropyLoss(), pool.images[:30],
+                          pool.labels[:30], private=False, max_physical_batch_size=chunk)
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for whole, split in zip(*grads):
+        assert torch.allclose(whole, split, rtol=1e-5, atol=1e-7)
 
 
 def test_equivalence_tolerance_tells_models_apart(pool, test_set):

@@ -91,7 +91,7 @@ class SmallCNN(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if bool(self.standardize):
+        if bool(self.standardize) and x.shape[0] > 0:  # an empty Poisson batch has no std
             # 1e-3 keeps a blank (constant) image finite; real radiographs have std ≈ 0.15
             x = (x - x.mean(dim=(1, 2, 3), keepdim=True)) / (x.std(dim=(1, 2, 3), keepdim=True) + 1e-3)
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))

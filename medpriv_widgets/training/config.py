@@ -218,8 +218,14 @@ def sample_rate_for(batch_size: int, n: int) -> tuple[float, int]:
 
 
 def fast_config(**changes) -> TrainConfig:
-    """Small settings for CI and MEDPRIV_FAST lessons: 28 px, 600 images, 2 epochs, batch 64
-    (optimizer and learning rate follow the recipe for the privacy setting)."""
-    base = dict(size=28, epochs=2, batch_size=64, n_train=600)
+    """Small settings for CI and MEDPRIV_FAST lessons: 28 px, 600 images, 3 epochs, batch 16
+    (optimizer and learning rate follow the recipe for the privacy setting).
+
+    Why batch 16: with batch 64 (2–4 epochs, ~20–40 steps) the non-private model had not left
+    the class prior yet and called every X-ray pneumonia (specificity 0), below the DP model;
+    with batch 16 and 3 epochs it reached test AUC 0.92, sensitivity 0.94, specificity 0.67
+    (ε = 8: 0.92), in about 2 s and 5 s on one thread.
+    """
+    base = dict(size=28, epochs=3, batch_size=16, n_train=600)
     base.update(changes)
     return TrainConfig(**base)
