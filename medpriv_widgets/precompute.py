@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ._validate import check_choice
@@ -182,13 +182,17 @@ def plan(profile: str, *, parts=("membership", "equal_epsilon", "reconstruction"
     return jobs
 
 
-def _run_jobs(profile: str, parts, seed: int, stop: StopToken | None) -> Iterator[str]:
+def _run_jobs(profile: str, parts, seed: int, stop: StopToken | None,
+              note: Callable[[str], None]) -> Iterator[str]:
+    """Compute the pieces; yields one message per finished piece and passes progress inside a
+    piece (which can take minutes) to ``note``."""
     settings = profile_settings(profile)
     exp = membership_experiment(profile, seed=seed)
     if "membership" in parts:
         for p in exp.run(epsilons=settings["epsilons"], stop=stop):
             if p.stage == "target ε=inf":
                 continue  # the non-private target is trained with the shadow models
+            note(f"{p.stage} {100 * p.fraction:.0f} %")
             if p.fraction >= 1.0 or p.stopped:
                 yield p.message
             if p.stopped:
@@ -197,6 +201,7 @@ def _run_jobs(profile: str, parts, seed: int, stop: StopToken | None) -> Iterato
         for label, bs, ep in settings["equal_settings"]:
             for p in exp.run_target(epsilon=settings["equal_epsilon"], dp_batch_size=bs,
                                     dp_epochs=ep, stop=stop):
+                note(f"equal ε ({label}) {100 * p.fraction:.0f} %")
                 if p.fraction >= 1.0 or p.stopped:
                     yield f"equal ε ({label}): {p.message}"
                 if p.stopped:
@@ -209,7 +214,11 @@ def _run_jobs(profile: str, parts, seed: int, stop: StopToken | None) -> Iterato
         for s in settings["train_seeds"]:
             if stop_requested(stop):
                 return
-            precompute_grid(base=TrainConfig(seed=s), epsilons=DEFAULT_EPSILONS, stop=stop)
+            precompute_grid(base=TrainConfig(seed=s), epsilons=DEFAULT_EPSILONS, stop=stop,
+                            on_progress=lambda r, s=s: note(
+                                f"training grid seed {s}: epoch {r.epoch}/{r.epochs}"),
+                            on_result=lambda eps, r, s=s: note(
+                                f"training grid seed {s}: ε = {eps:g} done"))
             yield f"training module ε grid, seed {s}: done"
 
 
@@ -245,7 +254,7 @@ def run_precompute(*, profile: str = "workshop",
     messages: list[str] = []
     t0 = time.perf_counter()
     with tqdm(total=len(jobs), disable=not progress, desc=f"precompute {profile}") as bar:
-        for msg in _run_jobs(profile, parts, seed, stop):
+        for msg in _run_jobs(profile, parts, seed, stop, note=bar.set_postfix_str):
             messages.append(msg)
             bar.set_postfix_str(msg[:60])
             bar.update(1)

@@ -75,3 +75,14 @@ def test_dp_settings_fit_the_members(profile):
     members = s["membership"]["n_population"] // 2
     assert s["membership"]["dp_batch_size"] < members
     assert all(bs < members for _label, bs, _ep in s["equal_settings"])
+
+
+@pytest.mark.slow
+def test_progress_inside_a_piece_reaches_the_bar(fast_cache):
+    # pieces take minutes in the workshop profile: the bar's note must move in between
+    from medpriv_widgets.precompute import _run_jobs
+
+    notes: list[str] = []
+    finished = list(_run_jobs("fast", ("membership", "equal_epsilon"), 0, None, note=notes.append))
+    assert finished and len(notes) >= len(finished)
+    assert any(n.startswith("equal ε") and n.endswith("%") for n in notes)
