@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import medpriv_widgets.training.loop as loop
-from medpriv_widgets.bench.dpsgd import own_peak_rss_mb
+from medpriv_widgets.bench import peak_rss_mb
 from medpriv_widgets.data import make_phantoms
 from medpriv_widgets.errors import InvalidParameterError
 from medpriv_widgets.models.cnn import SmallCNN, make_model
@@ -209,7 +209,7 @@ import json, math, sys, warnings
 import torch
 torch.set_num_threads(1)
 from torch import nn
-from medpriv_widgets.bench.dpsgd import own_peak_rss_mb
+from medpriv_widgets.bench import peak_rss_mb
 from medpriv_widgets.training import TrainConfig
 from medpriv_widgets.training.loop import (PrivacyPlan, _make_optimizer, _make_private,
                                            build_model, logical_step)
@@ -224,10 +224,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     model, opt, _ = _make_private(cfg, PrivacyPlan(True, 1.0, 1.0, 1, 1, 1e-5, math.inf, 1.0),
                                   model, opt, loader, 0)
-before = own_peak_rss_mb()
+before = peak_rss_mb()
 opt.zero_grad(set_to_none=True)
 logical_step(model, opt, nn.CrossEntropyLoss(), x, y, private=True, max_physical_batch_size=mpb)
-after = own_peak_rss_mb()
+after = peak_rss_mb()
 print(json.dumps({"step_mib": after - before}))
 """
 

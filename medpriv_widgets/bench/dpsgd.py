@@ -17,9 +17,9 @@ Memory: each training run runs in a fresh child process (spawned, so it shares n
 one) that imports the package, loads the data and trains, as a notebook kernel would.
 ``dp_peak_rss_mb`` / ``nonprivate_peak_rss_mb`` are that child's peak resident memory at its end
 and ``train_baseline_rss_mb`` its peak before training (imports + data), read by
-:func:`own_peak_rss_mb`. A peak is a lifetime maximum, so differences of it inside one process
-that has already done other work would say nothing about one run; a fresh process per run is
-what makes the number that run's own. ``peak_rss_mb`` is this (parent) process: data and the
+:func:`~medpriv_widgets.bench.peak_rss_mb`. A peak is a lifetime maximum, so differences of it
+inside one process that has already done other work would say nothing about one run; a fresh
+process per run is what makes the number that run's own. ``peak_rss_mb`` is this (parent) process: data and the
 step timing, which holds several models at once and one unsplit DP step.
 """
 
@@ -119,35 +119,18 @@ def step_times(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, 
     return times + (statistics.median(t_whole),) if unsplit else times
 
 
-def own_peak_rss_mb() -> float:
-    """Peak resident memory (MiB) of this process's own address space: ``VmHWM`` of
-    /proc/self/status on Linux, else :func:`peak_rss_mb`.
-
-    Not ``ru_maxrss`` in a child: Linux carries it over fork and exec, so a child started from
-    a 1 GB process reports at least 1 GB before it has done anything (measured here).
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return peak_rss_mb()
-
-
 def _train_child(config: TrainConfig, name: str, threads: int, device: str, progress: bool):
     """Body of the child process of :func:`train_in_child` (module level, so spawn can import
     it): load the data as a kernel would, train, and report this process's peak memory."""
     torch.set_num_threads(threads)
     pool, test = resolve_data(config)
-    baseline = own_peak_rss_mb()
+    baseline = peak_rss_mb()
     last = None
     for last in train(config, data=pool, test_data=test, device=device):
         _say(progress, f"{name}: epoch {last.epoch}/{last.epochs} loss {last.loss:.3f} "
                        f"val AUC {last.val.get('auc', float('nan')):.3f} "
                        f"ε {last.epsilon_spent:.2f} ({last.seconds:.0f} s)")
-    return last.result, baseline, own_peak_rss_mb()
+    return last.result, baseline, peak_rss_mb()
 
 
 def train_in_child(config: TrainConfig, *, name: str = "run", device=None,
