@@ -26,6 +26,7 @@ __all__ = [
     "posterior_statement",
     "reconstruction_statement",
     "epsilon_statement",
+    "roc_uncertainty_statement",
 ]
 
 
@@ -181,6 +182,40 @@ def reconstruction_statement(*, kappa: float, bound: float) -> Statement:
                                 baseline=kappa * denom, reconstructed=rebuilt))
 
 
+def roc_uncertainty_statement(*, above: bool, within_band: bool, within_fpr_range: bool,
+                              worst_fpr: float, n_members: int, n_nonmembers: int) -> Statement:
+    """Words under a ROC figure whose measured curve rises above the DP bound (empty text when
+    ``above`` is False). The flags and ``worst_fpr`` are those of
+    :func:`~medpriv_widgets.attacks.membership.roc.compare_with_bound`; ``n_members``,
+    ``n_nonmembers``: how many patients in and outside the training data were tested.
+    ``numbers``: the arguments.
+    """
+    nums = dict(above=bool(above), within_band=bool(within_band),
+                within_fpr_range=bool(within_fpr_range), worst_fpr=worst_fpr,
+                n_members=n_members, n_nonmembers=n_nonmembers)
+    for name in ("n_members", "n_nonmembers"):
+        v = nums[name]
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise InvalidParameterError(f"`{name}` must be an integer >= 1; got {v!r}.")
+    if not above:
+        return Statement("", nums)
+    text = (f"The measured curve rises above the bound in places, but with only "
+            f"{format_count(n_members)} patients in the training data it is uncertain: the "
+            f"shaded band is its 95 % range. Where the shaded range reaches below the bound, the "
+            f"measurement agrees with the guarantee.")
+    if not within_band and within_fpr_range:
+        text += (f" Where it does not, the false-positive rate is uncertain too (only "
+                 f"{format_count(n_nonmembers)} patients outside the training data were tested; "
+                 f"each false accusation is {format_percent(1 / n_nonmembers)}); allowing for "
+                 f"that, the measurement agrees with the guarantee.")
+    elif not within_band:
+        worst = format_percent(check_real("worst_fpr", worst_fpr, low=0.0, high=1.0))
+        text += (f" Even allowing for this uncertainty, the measured curve is above the bound "
+                 f"near a false-positive rate of {worst}; that should not happen if the model "
+                 f"was trained as privately as stated. Please tell the course team.")
+    return Statement(text, nums)
+
+
 # ε bands: (upper end, words). Rules of thumb used in the DP literature, not a standard.
 _EPSILON_BANDS = [
     (1.0, "strong protection",
@@ -199,9 +234,11 @@ _EPSILON_BANDS = [
 def epsilon_statement(epsilon: float, *, delta: float | None = None) -> Statement:
     """Cautious qualitative words for a privacy budget ε (and optional δ).
 
-    Always states the odds factor e^ε, the only exact reading: whatever an attacker believes
-    about one patient, training on that patient's X-ray can multiply the odds by at most e^ε
-    (plus a failure probability δ). ``numbers``: epsilon, delta, odds_factor, band.
+    Always states the odds factor e^ε, the only exact reading: training on one patient's X-ray
+    can change an attacker's odds that the patient was in the data by a factor of at most e^ε
+    (except with a small probability δ, when given and > 0), worked through for a prior of
+    1 in 10: posterior ≤ e^ε·p / (e^ε·p + 1 − p). ``numbers``: epsilon, delta, odds_factor,
+    band, prior (0.1), posterior_bound.
     """
     eps = check_real("epsilon", epsilon, low=0.0, allow_inf=True)
     d = None if delta is None else check_real("delta", delta, low=0.0, high=1.0,
@@ -221,12 +258,20 @@ def epsilon_statement(epsilon: float, *, delta: float | None = None) -> Statemen
                        "this model as privacy-protecting without further evidence")
     odds_text = f"{odds:,.1f}" if odds < 100 else (f"{odds:,.0f}" if odds < 1e6 else f"{odds:.1e}")
     delta_text = "" if d is None or d == 0 else (
-        f", except with a small probability δ = {d:.0e}".replace("e-0", "e-"))
-    text = (f"ε = {eps:g}: {band}. Whatever an attacker believes about one patient, "
-            f"including that patient's X-ray in training can multiply the odds by at most "
-            f"{odds_text}{delta_text}. In practice: {words}. (These labels are a rule of thumb, "
-            f"not a standard.)")
-    return Statement(text, dict(epsilon=eps, delta=d, odds_factor=odds, band=band))
+        f" (except with a small probability δ = {d:.0e})".replace("e-0", "e-"))
+    # A worked example at a prior of 1 in 10: odds 1:9 times e^ε, back to a probability.
+    prior = 0.1
+    posterior = 1.0 if math.isinf(odds) else odds * prior / (odds * prior + 1.0 - prior)
+    shown = format_percent(posterior)
+    after = ("nothing stops them from being certain" if shown == "100%" else
+             f"they can think it at most {shown} likely")
+    text = (f"ε = {eps:g}: {band}. Training on one patient's X-ray can change what an attacker "
+            f"believes about that patient by at most a factor of {odds_text} in the odds"
+            f"{delta_text}: if they thought it 1 in 10 likely (10%) that the patient was in the "
+            f"training data, after seeing the model {after}. In practice: {words}. (These labels "
+            f"are a rule of thumb, not a standard.)")
+    return Statement(text, dict(epsilon=eps, delta=d, odds_factor=odds, band=band, prior=prior,
+                                posterior_bound=posterior))
 
 
 CONCEPTS = {

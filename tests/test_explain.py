@@ -117,3 +117,35 @@ def test_bad_input_is_refused_with_a_sentence(call):
     with pytest.raises(InvalidParameterError) as info:
         call()
     assert str(info.value).endswith(".") and "`" in str(info.value)
+
+
+@pytest.mark.parametrize("eps", [0.5, 1.0, 2.0, 8.0])
+def test_epsilon_sentence_states_the_odds_factor_and_a_worked_example(eps):
+    st = epsilon_statement(eps, delta=1e-5)
+    odds = math.exp(eps)
+    odds_text = f"{odds:,.1f}" if odds < 100 else f"{odds:,.0f}"
+    assert f"by at most a factor of {odds_text} in the odds" in st.text
+    # Prior 1 in 10 → posterior odds at most e^ε · 1/9, back to a probability.
+    post = odds * 0.1 / (odds * 0.1 + 0.9)
+    assert st.numbers["posterior_bound"] == pytest.approx(post)
+    assert "1 in 10 likely" in st.text and f"at most {format_percent(post)} likely" in st.text
+    assert "δ = 1e-5" in st.text and "δ" not in epsilon_statement(eps).text
+    assert "X-ray" in epsilon_statement(1.0).text and "2.7" in epsilon_statement(1.0).text
+
+
+def test_roc_uncertainty_sentence():
+    from medpriv_widgets.explain import roc_uncertainty_statement
+
+    kw = dict(worst_fpr=1 / 61, n_members=59, n_nonmembers=61)
+    assert roc_uncertainty_statement(above=False, within_band=True, within_fpr_range=True,
+                                     **kw).text == ""
+    noise = roc_uncertainty_statement(above=True, within_band=True, within_fpr_range=True, **kw)
+    assert "59 patients" in noise.text and "shaded range reaches below the bound" in noise.text
+    assert "course team" not in noise.text
+    fpr = roc_uncertainty_statement(above=True, within_band=False, within_fpr_range=True, **kw)
+    assert "61 patients outside" in fpr.text and format_percent(1 / 61) in fpr.text
+    real = roc_uncertainty_statement(above=True, within_band=False, within_fpr_range=False, **kw)
+    assert "course team" in real.text and format_percent(1 / 61) in real.text
+    with pytest.raises(InvalidParameterError, match="n_members"):
+        roc_uncertainty_statement(above=True, within_band=True, within_fpr_range=True,
+                                  worst_fpr=0.1, n_members=0, n_nonmembers=5)

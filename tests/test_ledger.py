@@ -40,9 +40,13 @@ def test_spends_add_up_and_exhaustion_locks(tmp_path):
     with pytest.raises(BudgetExhausted, match="locked") as info:
         led.spend(0.1, note="one too many")
     assert "Hospital A" in str(info.value) and "reset(confirm=True)" in str(info.value)
+    # In words: what it would spend, what is left, what now; no δ for a pure-ε question.
+    assert "'one too many' would spend ε = 0.1 of the privacy budget, but nothing is left" \
+        in str(info.value)
+    assert "Nothing was spent" in str(info.value) and "δ" not in str(info.value)
     assert led.locked
     assert len(led.history) == 10  # the refused spend is not recorded
-    with pytest.raises(DatasetLocked, match="is spent; no further queries or training"):
+    with pytest.raises(DatasetLocked, match="is locked: no further questions or training"):
         led.check_open()
     with pytest.raises(DatasetLocked):
         led.spend(0.001, note="tiny")
@@ -286,3 +290,20 @@ def test_two_processes_never_exceed_the_budget(tmp_path):
 def test_errors_are_privacy_budget_errors():
     assert issubclass(BudgetExhausted, PrivacyBudgetError)
     assert issubclass(LedgerCorrupt, PrivacyBudgetError)
+
+
+def test_refusal_names_delta_only_when_delta_is_the_problem(tmp_path):
+    led = PrivacyLedger(tmp_path / "d.json", epsilon=1.0, delta=1e-5, dataset="cohort",
+                        institution="demo")
+    led.spend(0.2, 9e-6, note="first release")
+    with pytest.raises(BudgetExhausted) as info:
+        led.spend(0.1, 5e-6, note="histogram of ages")
+    text = str(info.value)
+    assert "would spend δ = 5e-6" in text and "only δ = 1e-6 is left" in text
+    assert "'cohort' at institution 'demo'" in text and "now locked" in text
+    led.reset(confirm=True)
+    led.spend(0.7, note="first count")
+    with pytest.raises(BudgetExhausted, match=r"would spend ε = 0\.5 of the privacy budget, but "
+                                              r"only ε = 0\.3 is left") as info:
+        led.spend(0.5, note="second count")
+    assert "δ" not in str(info.value)

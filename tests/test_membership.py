@@ -220,3 +220,68 @@ def test_cache_from_other_version_raises_cache_error_in_words(monkeypatch, no_da
     fresh._data = exp._data
     with pytest.raises(CacheError, match="0.0.0-old.*Delete that folder"):
         fresh.bank()
+
+
+# ------------------------------------------------------------------ uncertainty band of an ROC
+def test_roc_band_is_clopper_pearson_at_every_point():
+    from medpriv_widgets.attacks.membership.roc import roc_band
+
+    rng = np.random.default_rng(3)
+    member = np.r_[np.ones(59, bool), np.zeros(61, bool)]
+    scores = rng.normal(size=120) + 0.8 * member
+    curve = roc_curve(scores=scores, is_member=member)
+    band = roc_band(curve=curve, n_members=59, n_nonmembers=61)
+    assert band.tpr_low.shape == band.tpr_high.shape == curve.fpr.shape
+    assert np.all(band.tpr_low <= curve.tpr) and np.all(curve.tpr <= band.tpr_high)
+    for i in (0, 5, len(curve.fpr) // 2, len(curve.fpr) - 1):
+        k, f = round(curve.tpr[i] * 59), round(curve.fpr[i] * 61)
+        assert (band.tpr_low[i], band.tpr_high[i]) == pytest.approx(
+            clopper_pearson(successes=k, trials=59))
+        assert band.fpr_high[i] == pytest.approx(clopper_pearson(successes=f, trials=61)[1])
+    # More members, narrower band (same rates: every count times 4).
+    wide = roc_band(curve=roc_curve(scores=[3, 2, 1, 0], is_member=[1, 0, 1, 0]), n_members=2)
+    narrow = roc_band(curve=roc_curve(scores=np.repeat([3, 2, 1, 0], 4),
+                                      is_member=np.repeat([1, 0, 1, 0], 4)), n_members=8)
+    np.testing.assert_allclose(wide.tpr, narrow.tpr)
+    assert np.all(narrow.tpr_high - narrow.tpr_low <= wide.tpr_high - wide.tpr_low + 1e-12)
+    assert np.any(narrow.tpr_high - narrow.tpr_low < wide.tpr_high - wide.tpr_low - 0.05)
+    with pytest.raises(InvalidParameterError, match="n_members"):
+        roc_band(curve=curve, n_members=58)   # the rates are not whole counts out of 58
+    with pytest.raises(InvalidParameterError, match="n_members"):
+        roc_band(curve=curve, n_members=0)
+
+
+def test_compare_with_bound_tells_noise_from_a_real_excess():
+    from medpriv_widgets.attacks.membership.roc import compare_with_bound, roc_band
+
+    # 2 of 59 members found after 1 of 61 non-members was accused: TPR 3.4 % at FPR 1.6 %.
+    curve = roc_curve(scores=np.r_[11, np.zeros(60) - 1, 10, 9, np.zeros(57) - 2],
+                      is_member=np.r_[np.zeros(61, bool), np.ones(59, bool)])
+    band = roc_band(curve=curve, n_members=59, n_nonmembers=61)
+    grid = np.logspace(-5, 0, 50)
+    low_bound = np.minimum(1.0, 1.8 * grid)          # 3 % at FPR 1.6 %: the curve pokes above
+    check = compare_with_bound(band=band, bound_fpr=grid, bound_tpr=low_bound)
+    assert check.above and check.within_band and check.within_fpr_range
+    assert check.worst_fpr == pytest.approx(1 / 61)
+    # Found before any false accusation (FPR 0): the TPR band alone does not reach the bound
+    # there, the FPR's range (0 of 61 is consistent with up to 5.9 %) does.
+    first = roc_curve(scores=np.r_[10, 9, 8, np.zeros(60) - 1, np.zeros(57) - 2],
+                      is_member=np.r_[True, True, False, np.zeros(60, bool), np.ones(57, bool)])
+    early = compare_with_bound(band=roc_band(curve=first, n_members=59, n_nonmembers=61),
+                               bound_fpr=grid, bound_tpr=low_bound)
+    assert early.above and not early.within_band and early.within_fpr_range
+    assert early.worst_fpr == 0.0
+    # A bound far below even the band's lower end (0.4 %) is a real excess.
+    tiny = np.minimum(1.0, 0.01 * grid)
+    bad = compare_with_bound(band=band, bound_fpr=grid, bound_tpr=tiny)
+    assert bad.above and not bad.within_band and not bad.within_fpr_range
+    # A generous bound: nothing to explain.
+    ok = compare_with_bound(band=band, bound_fpr=grid, bound_tpr=np.ones_like(grid))
+    assert not ok.above and math.isnan(ok.worst_fpr)
+    # A grid stopping short of FPR 1 (as the experiment's does) is closed with (1, 1): the
+    # curve's last point (1, 1) is not "above" a bound that ended at 0.9.
+    short = grid[grid < 0.5]
+    tail = compare_with_bound(band=band, bound_fpr=short, bound_tpr=np.minimum(0.9, 20 * short))
+    assert not tail.above
+    with pytest.raises(InvalidParameterError, match="bound_fpr"):
+        compare_with_bound(band=band, bound_fpr=grid[::-1], bound_tpr=low_bound)

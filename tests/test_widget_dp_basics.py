@@ -61,7 +61,7 @@ def test_budget_lab_drains_then_locks_then_instructor_resets(tmp_path):
     assert "locked" in lab.messages.value and ledger.locked
     assert lab.ask_button.disabled
     assert lab.ask() is None
-    assert "is spent; no further queries or training" in lab.messages.value
+    assert "is locked: no further questions or training" in lab.messages.value
     lab.reset()  # from code, without confirm: refused, shown in place
     assert "instructor" in lab.messages.value and ledger.locked
     lab.reset(confirm=True)

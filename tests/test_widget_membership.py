@@ -23,6 +23,13 @@ def test_membership_lab_draws_cached_results(fast_cache):  # noqa: F811
     lab.eps_picker.value = eps
     assert lab.result.epsilon == eps and lab.figure.data[2].visible
     assert "at most" in lab.summary.value                      # the explain sentence
+    # The measured curve's 95 % range: drawn, named, around the curve; every trace keeps a name.
+    band = lab.figure.data[4]
+    assert band.name == "measured curve, 95 % range" and band.visible and band.fill == "toself"
+    assert len(band.x) == 2 * len(lab.figure.data[3].x)
+    assert all(t.name and not t.name.startswith("trace") for t in lab.figure.data)
+    if lab.figure_note.value:                                  # only when above the bound
+        assert f"{lab.result.n_members} patients" in lab.figure_note.value
     lab.attack_picker.value = "loss"
     assert lab.figure.data[3].name.startswith("Loss threshold")
 
@@ -46,6 +53,12 @@ def test_risk_utility_dashboard_follows_the_slider(fast_cache):  # noqa: F811
     dash.slider.value = min(dash.epsilons)
     assert "PSNR" in dash.cards.value and "at most" in dash.sentences.value
     assert "not computed" not in dash.equal_table.value and len(dash.equal_figure.data[0].x) > 1
+    # Two shaded ranges, kept out of the legend (one entry per curve), and error bars.
+    shades = dash.equal_figure.data[4:]
+    assert len(shades) == 2 and all(t.showlegend is False and len(t.x) > 2 for t in shades)
+    err = dash.figure.data[2].error_y
+    assert len(err.array) == len(err.arrayminus) == len(dash.figure.data[2].y)
+    assert all(a >= 0 for a in err.array) and all(a >= 0 for a in err.arrayminus)
     dash.slider.value = math.inf
     assert "No formal privacy protection" in dash.sentences.value
 

@@ -87,6 +87,14 @@ def _digest(content: dict) -> str:
     return hashlib.sha256(_canonical(content)).hexdigest()
 
 
+def _num(x: float) -> str:
+    """ε and δ for people: 0.3 not 0.30000000000000004; 1e-5 not 1e-05; tiny float dust is 0."""
+    if abs(x) < 1e-12:
+        return "0"
+    text = f"{x:.3g}"
+    return text.replace("e-0", "e-") if "e" in text else text
+
+
 def _check_text(name: str, value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidParameterError(f"`{name}` must be a non-empty string; got {value!r}.")
@@ -284,17 +292,53 @@ class PrivacyLedger:
                 and total[1] <= dlt_b * (1 + _REL_SLACK) + 1e-300)
 
     # ------------------------------------------------------------------ messages
-    def _locked_message(self) -> str:
-        return (f"The privacy budget of dataset {self.dataset!r} at institution "
-                f"{self.institution!r} is spent; no further queries or training. An instructor "
-                f"can reset it with ledger.reset(confirm=True).")
+    def _whose(self) -> str:
+        return f"the dataset {self.dataset!r} at institution {self.institution!r}"
+
+    def _locked_message(self, content: dict | None = None) -> str:
+        why = ""
+        if content and isinstance(content.get("locked"), dict) and content["locked"].get("reason"):
+            why = f" (the request {content['locked']['reason']!r} asked for more than was left)"
+        return (f"The privacy budget of {self._whose()} is used up{why}, so the dataset is "
+                f"locked: no further questions or training. An instructor can reset it with "
+                f"ledger.reset(confirm=True).")
+
+    def _refusal_message(self, record: dict, need: tuple[float, float],
+                         left: tuple[float, float]) -> str:
+        """Why a spend was refused, in words: what it would spend, what is left, what now."""
+        note = record["note"]
+        eps_budget, dlt_budget = _num(self._budget[0]), _num(self._budget[1])
+        where = (f" (dataset {self.dataset!r}, institution {self.institution!r}; whole budget "
+                 f"ε = {eps_budget}, δ = {dlt_budget})")
+        if need[0] == math.inf and record["kind"] == "gaussian" and left[1] <= 0:
+            cost = (f"The request {note!r} needs part of δ (the small chance that the guarantee "
+                    f"fails), but all of it is already used{where}")
+        elif need[0] == math.inf and record["kind"] == "basic":
+            cost = (f"The request {note!r} would spend δ = {_num(float(record['delta']))} (the "
+                    f"small chance that the guarantee fails), but the training runs already "
+                    f"recorded use all of δ{where}")
+        elif need[0] == math.inf:
+            cost = (f"The request {note!r} has no privacy guarantee at all (ε = ∞, for example "
+                    f"training without noise), so no budget can cover it{where}")
+        elif need[0] > left[0] * (1 + _REL_SLACK) + 1e-15:
+            left_text = ("nothing is left" if _num(left[0]) == "0" else
+                         f"only ε = {_num(left[0])} is left")
+            cost = (f"The request {note!r} would spend ε = {_num(need[0])} of the privacy "
+                    f"budget, but {left_text} for {self._whose()} (whole budget "
+                    f"ε = {eps_budget})")
+        else:  # ε fits; δ does not (a basic spend with δ > 0)
+            cost = (f"The request {note!r} would spend δ = {_num(need[1])} (the small chance that "
+                    f"the guarantee fails), but only δ = {_num(left[1])} is left for "
+                    f"{self._whose()} (whole budget ε = {eps_budget}, δ = {dlt_budget})")
+        return (f"{cost}. Nothing was spent. The dataset is now locked: no further questions or "
+                f"training. An instructor can reset it with ledger.reset(confirm=True).")
 
     # ------------------------------------------------------------------ spending
     def _spend(self, record: dict) -> dict:
         with self._locked_file():
             content = self._read()
             if content["locked"] is not None:
-                raise DatasetLocked(self._locked_message())
+                raise DatasetLocked(self._locked_message(content))
             before = self._totals(content["spends"])
             record = dict(record, seq=content["next_seq"], id=uuid.uuid4().hex, when=_now())
             after = self._totals(content["spends"] + [record])
@@ -304,14 +348,8 @@ class PrivacyLedger:
                                      "refused": {"mechanism": record["mechanism"],
                                                  "params": record["params"]}}
                 self._write(content)
-                need = after[0] - before[0]
-                raise BudgetExhausted(
-                    f"'{record['note']}' would cost ε = {need:.4g} (δ = {record['delta']:.3g}) but "
-                    f"only ε = {rem[0]:.4g}, δ = {rem[1]:.3g} remains of the budget "
-                    f"ε = {self._budget[0]:g}, δ = {self._budget[1]:g} of dataset "
-                    f"{self.dataset!r} at institution {self.institution!r}. Nothing was spent, "
-                    f"and the dataset is now locked: no further queries or training. An "
-                    f"instructor can reset it with ledger.reset(confirm=True).")
+                need = (after[0] - before[0], after[1] - before[1])
+                raise BudgetExhausted(self._refusal_message(record, need, rem))
             if record["kind"] == "gaussian":
                 # What this spend added to the total, given everything before it.
                 record["epsilon"] = max(after[0] - before[0], 0.0)
@@ -413,8 +451,9 @@ class PrivacyLedger:
 
     def check_open(self) -> None:
         """Raise DatasetLocked (or LedgerCorrupt) unless queries and training may proceed."""
-        if self._read()["locked"] is not None:
-            raise DatasetLocked(self._locked_message())
+        content = self._read()
+        if content["locked"] is not None:
+            raise DatasetLocked(self._locked_message(content))
 
     def reset(self, *, confirm: bool = False, epsilon: float | None = None,
               delta: float | None = None) -> None:

@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from IPython.display import display
 
 from ..attacks.membership import NotComputedYet
+from ..attacks.membership.roc import compare_with_bound, roc_band
+from ..explain import roc_uncertainty_statement
 from ..precompute import membership_experiment, profile_settings
 from ._common import BackgroundJob, MessageArea
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
@@ -25,6 +27,8 @@ ATTACK_LABELS = {"lira_online": "LiRA (online)", "lira_offline": "LiRA (offline)
 
 REGION_NAME = "(ε, δ) guarantee: any mechanism"
 BOUND_NAME = "DP bound of this training run"
+BAND_NAME = "measured curve, 95 % range"
+BAND_COLOUR = "rgba(26, 115, 232, 0.18)"
 
 
 def epsilon_label(eps: float) -> str:
@@ -38,6 +42,14 @@ def _clip_log(values: np.ndarray, floor: float = 1e-5) -> np.ndarray:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.2g} %" if x < 0.1 else f"{100 * x:.0f} %"
+
+
+def band_polygon(band, floor: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of a closed outline of a RocBand (upper edge left to right, lower edge back) for a
+    plotly ``fill='toself'`` trace on log axes (zeros drawn at ``floor``)."""
+    x = np.r_[band.fpr, band.fpr[::-1]]
+    y = np.r_[band.tpr_high, band.tpr_low[::-1]]
+    return _clip_log(x, floor), _clip_log(y, floor)
 
 
 class MembershipLab:
@@ -73,6 +85,7 @@ class MembershipLab:
         self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="240px"))
         self.message = MessageArea()
         self.summary = W.HTML()
+        self.figure_note = W.HTML()
         self.figure = go.FigureWidget()
         self._init_figure()
         self.gallery = W.HBox(layout=W.Layout(flex_flow="row wrap"))
@@ -86,7 +99,7 @@ class MembershipLab:
             W.HTML(PIXELATED_CSS),
             W.HBox([self.eps_picker]),
             W.HBox([self.attack_picker, self.compute_button, self.stop_button, self.progress]),
-            self.message, self.figure, self.summary,
+            self.message, self.figure, self.figure_note, self.summary,
             W.HTML("<b>The patients this attack is most sure about</b> (members of the training "
                    "data, highest score first):"),
             self.gallery,
@@ -95,7 +108,8 @@ class MembershipLab:
         self.widget.add_class("medpriv-membership")
         for w, name in ((self.eps_picker, "eps"), (self.attack_picker, "attack"),
                         (self.compute_button, "compute"), (self.stop_button, "stop"),
-                        (self.figure, "roc"), (self.summary, "summary"),
+                        (self.figure, "roc"), (self.figure_note, "note"),
+                        (self.summary, "summary"),
                         (self.gallery, "gallery")):
             w.add_class(f"medpriv-membership-{name}")
         self.message.add_class("medpriv-message")
@@ -113,6 +127,9 @@ class MembershipLab:
                       line=dict(color="#d93025", width=3), fill=None)
         f.add_scatter(x=[], y=[], name="attack (measured)", mode="lines",
                       line=dict(color="#1a73e8", width=2))
+        # Added last to keep the trace indices above; translucent, so the curve shows through.
+        f.add_scatter(x=[], y=[], name=BAND_NAME, mode="lines", fill="toself",
+                      fillcolor=BAND_COLOUR, line=dict(width=0), hoverinfo="skip")
         f.update_layout(
             xaxis=dict(type="log", title="false-positive rate (innocent patients accused)",
                        range=[-4, 0]),
@@ -137,22 +154,33 @@ class MembershipLab:
         self.compute_button.disabled = True
         self.message.clear()
         curve = res.curves[attack]
+        band = roc_band(curve=curve, n_members=res.n_members, n_nonmembers=res.n_nonmembers)
         with self.figure.batch_update():
-            region, bound, roc = self.figure.data[1], self.figure.data[2], self.figure.data[3]
+            region, bound, roc, shade = (self.figure.data[1], self.figure.data[2],
+                                         self.figure.data[3], self.figure.data[4])
             region.x, region.y = res.bound_fpr, _clip_log(res.region_tpr)
             bound.x, bound.y = res.bound_fpr, _clip_log(res.bound_tpr)
             # Every property set on one trace of a batch is set on all of them: plotly 7's
             # FigureWidget sends the unset ones as null, and the browser then shows the other
             # traces as 'trace 1', 'trace 2' in the legend (or hides them).
             region.visible = bound.visible = res.private
-            roc.visible = True
-            region.name, bound.name = REGION_NAME, BOUND_NAME
+            roc.visible = shade.visible = True
+            region.name, bound.name, shade.name = REGION_NAME, BOUND_NAME, BAND_NAME
             roc.x, roc.y = _clip_log(curve.fpr), _clip_log(curve.tpr)
             roc.name = f"{ATTACK_LABELS[attack]} (AUC {res.auc[attack]:.2f})"
+            shade.x, shade.y = band_polygon(band)
             synthetic = " — SYNTHETIC data" if res.synthetic else ""
             self.figure.layout.title = (f"{ATTACK_LABELS[attack]} against the {epsilon_label(eps)} "
                                         f"model · {res.n_shadows} shadow models · {res.device}"
                                         f"{synthetic}")
+        note = ""
+        if res.private:
+            check = compare_with_bound(band=band, bound_fpr=res.bound_fpr, bound_tpr=res.bound_tpr)
+            note = str(roc_uncertainty_statement(
+                above=check.above, within_band=check.within_band,
+                within_fpr_range=check.within_fpr_range, worst_fpr=check.worst_fpr,
+                n_members=res.n_members, n_nonmembers=res.n_nonmembers))
+        self.figure_note.value = f"<p>{note}</p>" if note else ""
         self.summary.value = self._summary_html(res, attack)
         self._draw_gallery(res)
 

@@ -17,11 +17,19 @@ import plotly.graph_objects as go
 from IPython.display import display
 
 from ..attacks.membership import NotComputedYet
+from ..attacks.membership.roc import compare_with_bound, roc_band
+from ..explain import roc_uncertainty_statement
 from ..precompute import (membership_experiment, profile_settings, reconstruction_for_profile,
                           run_precompute)
 from ._common import BackgroundJob, MessageArea
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
-from .membership import _clip_log, _pct, epsilon_label
+from .membership import _clip_log, _pct, band_polygon, epsilon_label
+
+# Legend names of the grid figure, set again on every redraw (see _draw_grid).
+GRID_NAMES = ("test AUC (utility)", "sensitivity (utility)",
+              "members found at 1 % FPR (measured, 95 % range)",
+              "members found at 1 % FPR (DP bound)", "selected")
+EQUAL_BAND_COLOURS = ("rgba(26, 115, 232, 0.18)", "rgba(147, 52, 230, 0.18)")
 
 
 def _card(title: str, body: str) -> str:
@@ -109,15 +117,18 @@ class RiskUtilityDashboard:
     # ------------------------------------------------------------------ drawing
     def _init_figures(self) -> None:
         f = self.figure
-        f.add_scatter(x=[], y=[], name="test AUC (utility)", mode="lines+markers",
+        f.add_scatter(x=[], y=[], name=GRID_NAMES[0], mode="lines+markers",
                       line=dict(color="#188038"))
-        f.add_scatter(x=[], y=[], name="sensitivity (utility)", mode="lines+markers",
+        f.add_scatter(x=[], y=[], name=GRID_NAMES[1], mode="lines+markers",
                       line=dict(color="#188038", dash="dot"))
-        f.add_scatter(x=[], y=[], name="members found at 1 % FPR (measured)", mode="lines+markers",
-                      line=dict(color="#1a73e8"))
-        f.add_scatter(x=[], y=[], name="members found at 1 % FPR (DP bound)", mode="lines+markers",
+        # Error bars: the 95 % Clopper–Pearson range of the measured rate (few patients tested).
+        f.add_scatter(x=[], y=[], name=GRID_NAMES[2], mode="lines+markers",
+                      line=dict(color="#1a73e8"),
+                      error_y=dict(type="data", symmetric=False, array=[], arrayminus=[],
+                                   color="#1a73e8", thickness=1.5, width=4))
+        f.add_scatter(x=[], y=[], name=GRID_NAMES[3], mode="lines+markers",
                       line=dict(color="#d93025", dash="dash"))
-        f.add_scatter(x=[], y=[], name="selected", mode="markers",
+        f.add_scatter(x=[], y=[], name=GRID_NAMES[4], mode="markers",
                       marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=2, color="black")),
                       showlegend=False)
         f.update_layout(height=360, width=560, margin=dict(l=50, r=10, t=40, b=40),
@@ -128,10 +139,18 @@ class RiskUtilityDashboard:
         for colour in ("#1a73e8", "#9334e6"):
             g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, width=2))
             g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, dash="dash"))
+        # The 95 % range of each measured curve (traces 4, 5), kept out of the legend: the title
+        # says what the shading is, and the legend stays one entry per curve.
+        for j, fill in enumerate(EQUAL_BAND_COLOURS):
+            g.add_scatter(x=[], y=[], mode="lines", fill="toself", fillcolor=fill,
+                          line=dict(width=0), showlegend=False, hoverinfo="skip",
+                          legendgroup=f"setting{j}")
+            g.data[2 * j].legendgroup = f"setting{j}"  # hiding a curve hides its range too
         g.update_layout(height=360, width=520, margin=dict(l=50, r=10, t=40, b=40),
                         xaxis=dict(type="log", title="false-positive rate", range=[-3, 0]),
                         yaxis=dict(type="log", title="true-positive rate", range=[-3, 0]),
-                        legend=dict(y=-0.35, orientation="h"), title="LiRA ROC (solid) and DP bound (dashed)")
+                        legend=dict(y=-0.35, orientation="h"),
+                        title="LiRA ROC (solid; shaded: 95 % range) and DP bound (dashed)")
 
     def _results(self):
         """{ε: MembershipResult} for the cached part of the grid."""
@@ -175,12 +194,18 @@ class RiskUtilityDashboard:
             d = self.figure.data
             d[0].x, d[0].y = labels, [r.utility["auc"] for r in rs]
             d[1].x, d[1].y = labels, [r.utility["sensitivity"] for r in rs]
-            d[2].x, d[2].y = labels, [r.tpr_at["lira_online"][0.01].tpr for r in rs]
+            ops = [r.tpr_at["lira_online"][0.01] for r in rs]
+            d[2].x, d[2].y = labels, [op.tpr for op in ops]
+            d[2].error_y.array = [op.tpr_high - op.tpr for op in ops]
+            d[2].error_y.arrayminus = [op.tpr - op.tpr_low for op in ops]
             d[3].x, d[3].y = labels, [r.bound_at(0.01) for r in rs]
             sel = self.slider.value
             if sel in results:
                 lab = epsilon_label(sel).replace(" (ε = ∞)", "")
                 d[4].x, d[4].y = [lab], [results[sel].utility["auc"]]
+            # Names set on every trace of the batch (plotly 7 sends unset ones as null).
+            for trace, name in zip(d, GRID_NAMES):
+                trace.name = name
             synthetic = " — SYNTHETIC data" if rs and rs[0].synthetic else ""
             device = rs[0].device if rs else ""
             self.figure.layout.title = f"Utility and risk across the ε grid · {device}{synthetic}"
@@ -247,23 +272,33 @@ class RiskUtilityDashboard:
 
     def _draw_equal(self) -> None:
         eq = self.settings["equal_epsilon"]
-        rows, traces = [], self.equal_figure.data
+        rows, notes, traces = [], [], self.equal_figure.data
         with self.equal_figure.batch_update():
             for j, (label, bs, ep) in enumerate(self.settings["equal_settings"]):
-                line, bound = traces[2 * j], traces[2 * j + 1]
+                line, bound, shade = traces[2 * j], traces[2 * j + 1], traces[4 + j]
+                shade.name = f"{label}: measured, 95 % range"
                 try:
                     r = self.experiment.result(epsilon=eq, dp_batch_size=bs, dp_epochs=ep)
                 except NotComputedYet:
-                    line.x = line.y = bound.x = bound.y = []
+                    line.x = line.y = bound.x = bound.y = shade.x = shade.y = []
                     # Names set on every trace of the batch (plotly 7 sends unset ones as null).
                     line.name, bound.name = f"{label}: not computed yet", f"{label}: bound"
                     rows.append(f"<tr><td>{label}</td><td colspan=6>not computed yet</td></tr>")
                     continue
                 c = r.curves["lira_online"]
+                band = roc_band(curve=c, n_members=r.n_members, n_nonmembers=r.n_nonmembers)
                 line.x, line.y = _clip_log(c.fpr, 1e-3), _clip_log(c.tpr, 1e-3)
                 line.name = f"{label}: measured"
+                shade.x, shade.y = band_polygon(band, 1e-3)
                 bound.x, bound.y = r.bound_fpr, _clip_log(r.bound_tpr, 1e-3)
                 bound.name = f"{label}: bound"
+                check = compare_with_bound(band=band, bound_fpr=r.bound_fpr, bound_tpr=r.bound_tpr)
+                note = str(roc_uncertainty_statement(
+                    above=check.above, within_band=check.within_band,
+                    within_fpr_range=check.within_fpr_range, worst_fpr=check.worst_fpr,
+                    n_members=r.n_members, n_nonmembers=r.n_nonmembers))
+                if note:
+                    notes.append(f"{label}: {note}")
                 op = r.tpr_at["lira_online"][0.01]
                 rows.append(f"<tr><td>{label}</td><td>{r.sample_rate:.3f}</td><td>{r.steps}</td>"
                             f"<td>{r.noise_multiplier:.2f}</td><td>{_pct(op.tpr)}</td>"
@@ -273,7 +308,8 @@ class RiskUtilityDashboard:
             "<th>found at 1 % FPR</th><th>bound at 1 % FPR</th><th>test AUC</th></tr>"
             + "".join(rows) + "</table><p style='max-width:420px'>Same ε, so the same formal "
             "guarantee; but the noise, the number of steps and how often each patient is used "
-            "differ, and so do the bound curves and what an attacker measures.</p>")
+            "differ, and so do the bound curves and what an attacker measures.</p>"
+            + "".join(f"<p style='max-width:420px'>{n}</p>" for n in notes))
 
     # ------------------------------------------------------------------ computing
     def compute(self, *, wait: bool = True) -> None:
