@@ -71,6 +71,22 @@ def file_server(tmp_path):
 
 
 @pytest.fixture(scope="module")
+def pool():
+    """160 synthetic training X-rays at 28 px: a small, fast training pool (no data folder)."""
+    from medpriv_widgets.data import make_phantoms
+
+    return make_phantoms(n=160, size=28, seed=3)
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    """40 synthetic test X-rays at 28 px, patient IDs disjoint from ``pool``."""
+    from medpriv_widgets.data import make_phantoms
+
+    return make_phantoms(n=40, size=28, seed=4, split="test", id_start=10_000)
+
+
+@pytest.fixture(scope="module")
 def one_torch_thread():
     """Run a module's tests with one torch thread (tiny convolutions run faster that way)."""
     import torch

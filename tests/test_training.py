@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from medpriv_widgets.data import make_phantoms
 from medpriv_widgets.errors import (BudgetExhausted, DatasetLocked, InvalidParameterError)
 from medpriv_widgets.privacy.accounting import dpsgd_epsilon
 from medpriv_widgets.privacy.ledger import PrivacyLedger
@@ -22,16 +21,6 @@ from medpriv_widgets.training import (TrainConfig, binary_metrics, default_delta
                                       plan_privacy, predict_proba, roc_auc, run_to_end, train,
                                       train_cached)
 from medpriv_widgets.training import cached as cached_mod
-
-
-@pytest.fixture(scope="module")
-def pool():
-    return make_phantoms(n=160, size=28, seed=3)
-
-
-@pytest.fixture(scope="module")
-def test_set():
-    return make_phantoms(n=40, size=28, seed=4, split="test", id_start=10_000)
 
 
 def small(**kw) -> TrainConfig:

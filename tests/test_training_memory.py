@@ -29,16 +29,6 @@ from medpriv_widgets.training import TrainConfig, run_to_end, train
 from medpriv_widgets.training.loop import release_freed_memory
 
 
-@pytest.fixture(scope="module")
-def pool():
-    return make_phantoms(n=160, size=28, seed=3)
-
-
-@pytest.fixture(scope="module")
-def test_set():
-    return make_phantoms(n=40, size=28, seed=4, split="test", id_start=10_000)
-
-
 def small(**kw) -> TrainConfig:
     base = dict(size=28, epochs=2, batch_size=48, lr=3e-3, seed=1, width=8, accountant="rdp")
     base.update(kw)

@@ -100,6 +100,14 @@ class LabSession:
     def wait_idle(self, *, timeout_s: float = 60) -> None:
         self.page.wait_for_selector(IDLE, timeout=int(timeout_s * 1000))
 
+    def run_lesson(self, notebook: str, *, timeout_s: float = 180) -> None:
+        """Open ``notebook``, Run All, and assert every code cell ran without an error."""
+        self.open(notebook)
+        self.run_all(timeout_s=timeout_s)
+        self.assert_no_errors("after Run All")
+        done, total = self.executed_cells()
+        assert done == total, f"only {done} of {total} code cells ran"
+
     def executed_cells(self) -> tuple[int, int]:
         """(code cells with an execution count, code cells)."""
         prompts = self.page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()

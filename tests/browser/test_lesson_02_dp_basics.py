@@ -29,11 +29,7 @@ LOCK_WORDS = r"locked|spent; no further"
 
 def test_lesson_02_epsilon_slider_and_budget_lock(lab):
     page = lab.page
-    lab.open(NOTEBOOK)
-    lab.run_all(timeout_s=120)
-    lab.assert_no_errors("after Run All")
-    done, total = lab.executed_cells()
-    assert done == total, f"only {done} of {total} code cells ran"
+    lab.run_lesson(NOTEBOOK, timeout_s=120)
     # MEDPRIV_DATA_DIR reached the kernel: with the 28 px file there, the real cohort is used.
     if lab.server.data_dir and (Path(lab.server.data_dir) / "pneumoniamnist.npz").is_file():
         assert "PneumoniaMNIST train split" in lab.output_text()

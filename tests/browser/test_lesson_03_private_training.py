@@ -50,11 +50,7 @@ def _move_to_uncached(lab, key: str, before: str) -> str:
 
 
 def test_lesson_03_epsilon_train_and_stop(lab):
-    lab.open(NOTEBOOK)
-    lab.run_all(timeout_s=180)
-    lab.assert_no_errors("after Run All")
-    done, total = lab.executed_cells()
-    assert done == total, f"only {done} of {total} code cells ran"
+    lab.run_lesson(NOTEBOOK, timeout_s=180)
     output = lab.output_text()
     from medpriv_widgets.training import fast_config
 

@@ -25,11 +25,7 @@ MESSAGE = f"{LAB} .medpriv-message"
 
 def test_lesson_05_epsilon_changes_the_attack_picture(lab):
     page = lab.page
-    lab.open(NOTEBOOK)
-    lab.run_all(timeout_s=240)
-    lab.assert_no_errors("after Run All")
-    done, total = lab.executed_cells()
-    assert done == total, f"only {done} of {total} code cells ran"
+    lab.run_lesson(NOTEBOOK, timeout_s=240)
     assert "settings profile: fast" in lab.output_text(), "MEDPRIV_FAST did not reach the kernel"
     # The pre-computation went to the session's temporary MEDPRIV_CACHE_DIR, not a user cache.
     assert lab.server.cache_dir and any(p.is_file() for p in lab.server.cache_dir.rglob("*")), (

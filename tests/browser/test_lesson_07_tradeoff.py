@@ -33,11 +33,7 @@ def _auc(cards: str) -> float:
 
 
 def test_lesson_07_epsilon_slider_moves_the_whole_dashboard(lab):
-    lab.open(NOTEBOOK)
-    lab.run_all(timeout_s=240)
-    lab.assert_no_errors("after Run All")
-    done, total = lab.executed_cells()
-    assert done == total, f"only {done} of {total} code cells ran"
+    lab.run_lesson(NOTEBOOK, timeout_s=240)
     assert "settings profile: fast" in lab.output_text(), "MEDPRIV_FAST did not reach the kernel"
 
     # Everything was pre-computed by the notebook: no 'not computed yet' anywhere.
