@@ -178,20 +178,13 @@ def _patient_ids(data) -> np.ndarray:
 
 
 def evaluate_utility(state_dict: dict, *, size: int, width: int, activation: str, data) -> dict:
-    """Test-set utility of a SmallCNN: auc, accuracy, sensitivity, specificity (floats)."""
+    """Test-set utility of a SmallCNN: the training module's metrics (auc, accuracy,
+    sensitivity, specificity, … as floats) at threshold 0.5."""
+    from ...training.evaluate import evaluate
+
     model = make_model(size=size, seed=0, width=width, activation=activation)
     model.load_state_dict(state_dict)
-    model.eval()
-    with torch.no_grad():
-        logits = torch.cat([model(data.images[i:i + 1024]) for i in range(0, len(data), 1024)])
-    p = torch.softmax(logits, 1)[:, 1].numpy()
-    y = data.labels.numpy().astype(bool)
-    pred = p >= 0.5
-    out = {"accuracy": float((pred == y).mean()),
-           "sensitivity": float(pred[y].mean()) if y.any() else float("nan"),
-           "specificity": float((~pred[~y]).mean()) if (~y).any() else float("nan")}
-    out["auc"] = roc_auc(scores=p, is_member=y) if y.any() and (~y).any() else float("nan")
-    return out
+    return evaluate(model, data)
 
 
 def _dp_train_opacus(*, images, labels, size, width, activation, epsilon, delta, epochs, batch_size, lr,
