@@ -1,9 +1,12 @@
 """On-disk result cache keyed by a hash of the full configuration and the package version.
 
 Anything that costs more than about a second (a trained model, an attack sweep, shadow models)
-is stored once and read back instantly by sliders::
+is stored once and read back instantly by sliders. Computations never choose a cache folder
+themselves: they take an explicit ``cache=`` (a :class:`ResultStore`, or None for "compute, keep
+nothing"), and only the entry points (the CLI, a widget, a notebook) call :func:`default_store`::
 
-    cache = ResultCache("training")
+    store = default_store()               # MEDPRIV_CACHE_DIR, else .cache/ in a checkout, …
+    cache = store.namespace("training")
     result = cache.get(config)            # None on a miss
     if result is None:
         result = expensive(config)
@@ -141,3 +144,32 @@ class ResultCache:
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class ResultStore:
+    """A root folder of result caches: what every computation's explicit ``cache=`` is.
+
+    ``store.namespace("membership")`` is the :class:`ResultCache` of one kind of result. Tests and
+    benchmarks make a store on a temporary folder instead of changing the environment.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def namespace(self, name: str) -> ResultCache:
+        return ResultCache(name, root=self.root)
+
+    def __repr__(self) -> str:
+        return f"ResultStore({str(self.root)!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ResultStore) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+
+def default_store() -> ResultStore:
+    """The store in ``MEDPRIV_CACHE_DIR``, else ``.cache/`` in a checkout, else the user cache
+    (:func:`medpriv_widgets.paths.results_dir`). Called by entry points only."""
+    return ResultStore(results_dir())

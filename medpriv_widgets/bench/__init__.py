@@ -13,11 +13,25 @@ import sys
 
 from ..errors import InvalidParameterError
 
-BENCHMARKS = {
-    "dpsgd": "DP-SGD vs non-private step time and test AUC (issue: DP core)",
-    "reconstruction": "gradient-inversion attack: seconds to 30 dB, defended PSNR",
-    "mia": "membership inference (LiRA): shadow-model time, TPR at 0.1% FPR vs the DP bound",
-}
+def _discover() -> dict[str, str]:
+    """{name: first line of its docstring} for every module in this package (read without
+    importing it, so ``medpriv --help`` stays fast). A new benchmark is just a new module."""
+    import ast
+    import pkgutil
+    from pathlib import Path
+
+    found = {}
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name.startswith("_"):
+            continue
+        source = (Path(__file__).parent / f"{info.name}.py").read_text(encoding="utf-8")
+        doc = ast.get_docstring(ast.parse(source)) or info.name
+        found[info.name] = doc.strip().splitlines()[0].removeprefix("Benchmark: ").rstrip(".")
+    return dict(sorted(found.items()))
+
+
+#: name → one line saying what it measures (every module of this package).
+BENCHMARKS = _discover()
 
 
 def run_benchmark(name: str, *, quick: bool = False, progress: bool = True) -> dict:

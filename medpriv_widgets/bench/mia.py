@@ -1,5 +1,7 @@
-"""Benchmark ``medpriv bench mia``: LiRA with K shadow models at 28 px, against a non-private
-target and a DP target at ε = 8, with the DP bound at 0.1 % FPR.
+"""Benchmark: membership inference (LiRA), shadow-model time and TPR at 0.1 % FPR vs the DP bound.
+
+``medpriv bench mia``: LiRA with K shadow models at 28 px, against a non-private target and a DP
+target at ε = 8, with the DP bound at 0.1 % FPR.
 
 The full run uses exactly the membership settings of the ``workshop`` precompute profile
 (:data:`medpriv_widgets.precompute.PROFILES`), so it measures what a workshop computes and

@@ -1,0 +1,14 @@
+"""Experiments: frozen settings plus stages that the CLI, the widgets and the tests all drive.
+
+- :mod:`.stage`: :class:`Stage` (one cached, stoppable step; a frozen dataclass that is its own
+  cache key) and :func:`run_stages` (several stages as one computation, one progress scale).
+
+Every stage yields :class:`medpriv_widgets.progress.Progress` and takes an explicit ``cache=``
+(a :class:`medpriv_widgets.cache.ResultStore`, or None) and ``stop=``.
+"""
+
+from ..progress import Progress, StoppedEarly, final_result, last_record
+from .stage import Stage, human_seconds, run_stages
+
+__all__ = ["Progress", "Stage", "StoppedEarly", "final_result", "human_seconds", "last_record",
+           "run_stages"]

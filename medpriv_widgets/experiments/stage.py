@@ -1,0 +1,172 @@
+"""A stage: one cached, stoppable step of an experiment, described by a frozen dataclass.
+
+Every experiment is a frozen settings dataclass (checked once, like
+:class:`~medpriv_widgets.training.TrainConfig`) plus stages. A stage is itself a frozen
+dataclass — the settings and the few parameters of this step — so it *is* its cache key. It
+says what it costs before it runs and yields :class:`~medpriv_widgets.progress.Progress` while
+it runs::
+
+    stage = ShadowBank(settings)            # nothing computed yet
+    stage.estimate_seconds()                # on 2 CPU cores
+    for p in stage.run(cache=store, stop=token):
+        bar.update(p.fraction, p.message)
+    bank = stage.load(store)                # instant from now on
+
+``run`` is the same for every stage: read the cache, else ``compute`` and store the result of
+a run that finished (never of a stopped one). Subclasses write ``compute`` and
+``estimate_seconds`` only. The CLI, the widgets and the tests all drive stages this way, alone
+or as a list (:func:`run_stages`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from ..cache import ResultStore
+from ..errors import InvalidParameterError
+from ..progress import Progress, StoppedEarly
+from ..stopping import StopToken, stop_requested
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, tuples and floats as plain JSON-friendly values for a cache key."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("key", True)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+class Stage:
+    """Base class of every stage (subclasses are ``@dataclass(frozen=True)``).
+
+    Subclasses set ``namespace`` (the cache folder of this kind of result) and define
+    :meth:`title`, :meth:`compute` and :meth:`estimate_seconds`; they may extend :meth:`key`
+    with what the data are (a fingerprint), which is not a field.
+    """
+
+    namespace: ClassVar[str] = ""
+
+    # ------------------------------------------------------------------ to define
+    @property
+    def title(self) -> str:
+        """A few words for progress bars and plans, e.g. 'DP target at ε = 8'."""
+        return type(self).__name__
+
+    def compute(self, *, stop: StopToken | None, device=None) -> Iterator[Progress]:
+        """The work. The last record of a run that finished has ``done == total`` and the
+        result in ``partial``; a stopped run ends with ``stopped=True``."""
+        raise NotImplementedError
+
+    def estimate_seconds(self) -> float:
+        """Expected wall seconds of :meth:`compute` on 2 CPU cores (ignores the cache)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ provided
+    def key(self) -> dict:
+        """The cache key: the stage's name and every field (nested settings as dicts)."""
+        return {"stage": type(self).__name__, **_plain(self)}
+
+    def load(self, cache: ResultStore | None) -> Any | None:
+        """The cached result, or None (always None without a cache)."""
+        if cache is None:
+            return None
+        return cache.namespace(self.namespace).get(self.key())
+
+    def is_done(self, cache: ResultStore | None) -> bool:
+        return cache is not None and self.key() in cache.namespace(self.namespace)
+
+    def seconds_left(self, cache: ResultStore | None) -> float:
+        """0 when cached, else :meth:`estimate_seconds`."""
+        return 0.0 if self.is_done(cache) else float(self.estimate_seconds())
+
+    def run(self, *, cache: ResultStore | None, stop: StopToken | None = None,
+            device=None) -> Iterator[Progress]:
+        """Yield progress; the last record carries the result (from the cache when there)."""
+        if cache is not None and not isinstance(cache, ResultStore):
+            raise InvalidParameterError(
+                f"`cache` must be a ResultStore (medpriv_widgets.cache.default_store()) or None; "
+                f"got {type(cache).__name__}.")
+        hit = self.load(cache)
+        if hit is not None:
+            yield Progress(self.title, 1, 1, f"{self.title}: read from the cache.", partial=hit)
+            return
+        last = None
+        for last in self.compute(stop=stop, device=device):
+            yield last
+        if last is None or last.stopped or stop_requested(stop) and not last.finished:
+            if last is None or not last.stopped:
+                yield Progress(self.title, 0 if last is None else last.done,
+                               1 if last is None else last.total,
+                               f"{self.title}: stopped; nothing was cached.", stopped=True)
+            return
+        if cache is not None:
+            cache.namespace(self.namespace).put(self.key(), last.partial)
+
+    def result(self, *, cache: ResultStore | None, stop: StopToken | None = None, device=None):
+        """Run to the end (or read the cache) and return the result; StoppedEarly if stopped."""
+        from ..progress import final_result
+
+        return final_result(self.run(cache=cache, stop=stop, device=device))
+
+
+def run_stages(stages: Sequence[Stage], *, cache: ResultStore | None,
+               stop: StopToken | None = None, device=None) -> Iterator[Progress]:
+    """Run several stages in order as one computation (what ``medpriv precompute``, the
+    dashboards' "Compute" buttons and the tests iterate).
+
+    Yields each stage's records, re-expressed on one scale: ``done``/``total`` are estimated
+    seconds over all stages (cached stages count 0), ``stage`` is the running stage's title and
+    ``partial`` its own record's partial. After a stage finishes, one record with its result
+    is yielded (``message`` says so). Ends with a record ``done == total`` (``partial``: the
+    list of finished titles) or with ``stopped=True``.
+    """
+    stages = list(stages)
+    for s in stages:
+        if not isinstance(s, Stage):
+            raise InvalidParameterError(f"`stages` must hold Stage objects; got {type(s).__name__}.")
+    weights = [max(s.seconds_left(cache), 0.0) for s in stages]
+    total = sum(weights) or 1.0
+    before = 0.0
+    finished: list[str] = []
+    t0 = time.perf_counter()
+    for stage, w in zip(stages, weights):
+        if stop_requested(stop):
+            yield Progress(stage.title, before, total, "Stopped before "
+                           f"{stage.title}; what finished is cached.", stopped=True)
+            return
+        last = None
+        for last in stage.run(cache=cache, stop=stop, device=device):
+            if last.stopped:
+                yield last.with_(done=before + w * last.fraction, total=total)
+                return
+            yield last.with_(done=before + w * min(last.fraction, 0.999), total=total)
+        before += w
+        finished.append(stage.title)
+        if last is not None:
+            yield last.with_(done=before, total=total,
+                             message=f"{stage.title}: done.")
+    yield Progress("all", total, total,
+                   f"{len(finished)} of {len(stages)} pieces ready in "
+                   f"{human_seconds(time.perf_counter() - t0)}.", partial=finished)
+
+
+def human_seconds(seconds: float) -> str:
+    """'45 s', '3 min', '1.5 h' — for estimates and timings shown to people."""
+    if not math.isfinite(seconds):
+        return "unknown time"
+    if seconds < 90:
+        return f"{max(seconds, 0):.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+__all__ = ["Stage", "StoppedEarly", "human_seconds", "run_stages"]
