@@ -1,4 +1,4 @@
-"""Plain-language statements for clinicians, keyed by concept.
+"""Privacy in words: ε, membership, posterior, reconstruction and ROC-uncertainty statements.
 
 Each function is pure: numbers in, a :class:`Statement` out — the sentence (``.text``, also
 ``str(statement)``) and the numbers it was built from (``.numbers``), so a widget can show the
@@ -11,96 +11,21 @@ Concepts (see :data:`CONCEPTS`): ``membership``, ``posterior``, ``reconstruction
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
-from ._validate import check_open_unit, check_real
-from .errors import InvalidParameterError
+from .._validate import check_open_unit, check_real
+from ..errors import InvalidParameterError
+from .numbers import (_nice, _per_denominator, _round_half_up, format_count, format_one_in,
+                      format_percent)
+from .statement import Statement
 
 __all__ = [
-    "Statement",
     "CONCEPTS",
-    "format_count",
-    "format_percent",
-    "format_one_in",
     "membership_statement",
     "posterior_statement",
     "reconstruction_statement",
     "epsilon_statement",
     "roc_uncertainty_statement",
 ]
-
-
-@dataclass(frozen=True)
-class Statement:
-    """A sentence for people, and the numbers behind it."""
-
-    text: str
-    numbers: dict = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-# --------------------------------------------------------------------------- number formatting
-
-def format_count(n: float) -> str:
-    """Whole numbers with thousands separators: 1000 → '1,000'; 2.5 → '2.5'."""
-    x = check_real("n", n)
-    if abs(x - round(x)) < 1e-9:
-        return f"{int(round(x)):,}"
-    return f"{x:,.1f}"
-
-
-def format_percent(p: float) -> str:
-    """A probability as a percentage with two significant digits: 0.0027 → '0.27%'.
-
-    Near 100 % enough digits are kept that the number does not round up to 100 (0.99966 →
-    '99.97%'): "almost certain" and "certain" must not look the same.
-    """
-    x = 100.0 * check_real("p", p, low=0.0, high=1.0)
-    if x == 0.0 or x == 100.0:
-        return f"{x:.0f}%"
-    if x >= 99.5:
-        for d in range(1, 7):
-            if round(x, d) < 100.0:
-                return f"{x:.{d}f}%"
-        return "99.99999%"
-    d = max(0, 1 - math.floor(math.log10(x)))  # two significant digits
-    text = f"{x:.{d}f}"
-    if "." in text and float(text) >= 10:  # e.g. 9.96 → '10.0' → '10'
-        text = text.rstrip("0").rstrip(".")
-    return f"{text}%"
-
-
-def _nice(n: float) -> int:
-    """Round a positive count to two significant digits (370, 1,000, 45,000)."""
-    if n < 100:
-        return max(1, int(round(n)))
-    mag = 10 ** (math.floor(math.log10(n)) - 1)
-    return int(round(n / mag) * mag)
-
-
-def format_one_in(p: float) -> str:
-    """A small probability as '1 in N' (N to two significant digits): 0.001 → '1 in 1,000'."""
-    p = check_real("p", p, low=0.0, high=1.0, low_inclusive=False)
-    return f"1 in {_nice(1.0 / p):,}"
-
-
-def _per_denominator(rate: float) -> int:
-    """The '... in D' denominator for a small rate: a power of ten ≥ 100 with rate·D ≥ 1.
-
-    Prefers the smallest such D that makes rate·D a whole number (0.0025 → 10,000, so the
-    sentence reads '25 in 10,000' rather than '2.5 in 1,000'), up to 100 times larger.
-    """
-    base = max(100, 10 ** math.ceil(round(-math.log10(rate), 9)))
-    for d in (base, 10 * base, 100 * base):
-        if abs(rate * d - round(rate * d)) < 1e-6 * max(1.0, rate * d):
-            return d
-    return base
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
 
 
 # --------------------------------------------------------------------------- statements

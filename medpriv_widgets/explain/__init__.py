@@ -1,0 +1,19 @@
+"""Plain-language statements for clinicians, keyed by concept, and how numbers are written.
+
+Each statement function is pure: numbers in, a :class:`Statement` out — the sentence (``.text``,
+also ``str(statement)``) and the numbers it was built from (``.numbers``), so a widget can show
+the sentence and a test can check it against the bound it states. No mathematics of the bounds
+lives here; callers pass what they computed.
+
+- :mod:`.numbers`: counts, percentages, "1 in N" (one formatter per kind of number).
+- :mod:`.privacy`: ε, membership, posterior, reconstruction and ROC-uncertainty statements.
+"""
+
+from .numbers import format_count, format_one_in, format_percent
+from .privacy import (CONCEPTS, epsilon_statement, membership_statement, posterior_statement,
+                      reconstruction_statement, roc_uncertainty_statement)
+from .statement import Statement
+
+__all__ = ["CONCEPTS", "Statement", "epsilon_statement", "format_count", "format_one_in",
+           "format_percent", "membership_statement", "posterior_statement",
+           "reconstruction_statement", "roc_uncertainty_statement"]
