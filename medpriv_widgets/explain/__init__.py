@@ -9,11 +9,11 @@ lives here; callers pass what they computed.
 - :mod:`.privacy`: ε, membership, posterior, reconstruction and ROC-uncertainty statements.
 """
 
-from .numbers import format_count, format_one_in, format_percent
+from .numbers import format_count, format_epsilon, format_one_in, format_percent
 from .privacy import (CONCEPTS, epsilon_statement, membership_statement, posterior_statement,
                       reconstruction_statement, roc_uncertainty_statement)
 from .statement import Statement
 
-__all__ = ["CONCEPTS", "Statement", "epsilon_statement", "format_count", "format_one_in",
+__all__ = ["CONCEPTS", "Statement", "epsilon_statement", "format_count", "format_epsilon", "format_one_in",
            "format_percent", "membership_statement", "posterior_statement",
            "reconstruction_statement", "roc_uncertainty_statement"]

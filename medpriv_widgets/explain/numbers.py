@@ -68,3 +68,9 @@ def _per_denominator(rate: float) -> int:
 
 def _round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
+
+
+def format_epsilon(epsilon: float) -> str:
+    """The privacy setting as a label: 8 → 'ε = 8'; inf → 'not private (ε = ∞)'."""
+    eps = check_real("epsilon", epsilon, low=0.0, low_inclusive=False, allow_inf=True)
+    return "not private (ε = ∞)" if math.isinf(eps) else f"ε = {eps:g}"
