@@ -31,7 +31,7 @@ class Count(Stage):
     def estimate_seconds(self) -> float:
         return float(self.n)
 
-    def compute(self, *, stop, device=None):
+    def compute(self, *, cache, stop, device=None):
         CALLS.append(self.label)
         for i in range(1, self.n + 1):
             if stop is not None and stop.requested:

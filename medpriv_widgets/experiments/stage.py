@@ -14,7 +14,9 @@ it runs::
 
 ``run`` is the same for every stage: read the cache, else ``compute`` and store the result of
 a run that finished (never of a stopped one). Subclasses write ``compute`` and
-``estimate_seconds`` only. The CLI, the widgets and the tests all drive stages this way, alone
+``estimate_seconds`` only. ``compute`` receives the same ``cache`` so that it can use the results
+of other stages (a DP target needs a trained model, training needs the σ of its ε): it calls
+``OtherStage(...).result(cache=cache)`` or iterates ``OtherStage(...).run(cache=cache, …)``. The CLI, the widgets and the tests all drive stages this way, alone
 or as a list (:func:`run_stages`).
 """
 
@@ -60,9 +62,11 @@ class Stage:
         """A few words for progress bars and plans, e.g. 'DP target at ε = 8'."""
         return type(self).__name__
 
-    def compute(self, *, stop: StopToken | None, device=None) -> Iterator[Progress]:
+    def compute(self, *, cache: ResultStore | None, stop: StopToken | None,
+                device=None) -> Iterator[Progress]:
         """The work. The last record of a run that finished has ``done == total`` and the
-        result in ``partial``; a stopped run ends with ``stopped=True``."""
+        result in ``partial``; a stopped run ends with ``stopped=True``. ``cache`` is for the
+        results of other stages this one needs (its own result is stored by :meth:`run`)."""
         raise NotImplementedError
 
     def estimate_seconds(self) -> float:
@@ -99,7 +103,7 @@ class Stage:
             yield Progress(self.title, 1, 1, f"{self.title}: read from the cache.", partial=hit)
             return
         last = None
-        for last in self.compute(stop=stop, device=device):
+        for last in self.compute(cache=cache, stop=stop, device=device):
             yield last
         if last is None or last.stopped or stop_requested(stop) and not last.finished:
             if last is None or not last.stopped:
