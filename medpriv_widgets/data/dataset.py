@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +56,18 @@ class ChestXrayData:
     def caption(self) -> str:
         """Text for figure titles, e.g. 'PneumoniaMNIST 28 px (official)' or '... (synthetic)'."""
         return f"{self.source}, {self.size} px" + (" — SYNTHETIC phantoms" if self.synthetic else "")
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """sha256 (16 hex digits) of the pixels, labels and patient IDs, computed once per record:
+        what a cache key says about the data, so synthetic and real, or two subsets, never
+        share a cached result."""
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.images.numpy()).tobytes())
+        h.update(np.ascontiguousarray(self.labels.numpy()).tobytes())
+        if self.patient_ids is not None:
+            h.update("\x00".join(map(str, self.patient_ids)).encode())
+        return h.hexdigest()[:16]
 
     def official_mask(self) -> np.ndarray:
         """Bool array (N,): True where this position holds the official MedMNIST radiograph.
