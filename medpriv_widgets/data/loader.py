@@ -9,8 +9,11 @@ Resolution order of :func:`load_dataset` (first hit wins):
 4. A pooch download from Zenodo (or ``MEDPRIV_DATA_URL``), unless ``MEDPRIV_OFFLINE`` is set.
 5. Synthetic phantoms, announced with a :class:`SyntheticDataWarning` (``allow_synthetic=True``).
 
-Official records get pseudo-patient IDs from ``kermany_cxr_index.csv`` when that development table
-is in ``MEDPRIV_DATA_DIR`` (md5-verified, labels cross-checked); otherwise ``patient_ids`` is None.
+Official records get pseudo-patient IDs from the table shipped with the package
+(:mod:`.patients`, labels cross-checked), so every size of the official release carries the same
+ID for the same radiograph. When the development table ``kermany_cxr_index.csv`` is in
+``MEDPRIV_DATA_DIR`` it is used instead (md5-verified; a damaged one gives a warning and no IDs,
+never a silent substitute). A file whose labels match neither gets ``patient_ids`` None.
 
 A file whose md5 does not match is never used: :class:`ChecksumError` is raised, naming the file,
 expected and actual md5, and what to do.
@@ -29,6 +32,7 @@ from .._validate import check_choice, check_int
 from ..errors import ChecksumError, DataUnavailableError
 from .dataset import ChestXrayData
 from .npz import load_npz
+from .patients import TABLE_NAME, shipped_patient_ids
 from .phantoms import make_phantoms
 from .registry import (OFFICIAL, PATIENT_INDEX, SIZES, SPLITS, STAND_INS, RegistryEntry,
                        entry_for_md5, file_md5, url_for)
@@ -166,9 +170,10 @@ def find_local(size: int, split: str) -> tuple[Path, RegistryEntry, str] | None:
 
 
 def _index_patient_ids(split: str, labels) -> tuple | None:
-    """Pseudo-patient IDs for an official split from ``kermany_cxr_index.csv`` in MEDPRIV_DATA_DIR.
+    """Pseudo-patient IDs for an official split: ``kermany_cxr_index.csv`` in MEDPRIV_DATA_DIR
+    when it is there, else the table shipped with the package.
 
-    Returns (ids, linked) or None when the table is absent. Positions whose official image has no
+    Returns (ids, linked, source name) or None when no table fits. Positions whose official image has no
     known source (74 test images) get a unique ``unlinked-<split>-<index>`` ID. A table with the
     wrong md5, or whose labels disagree with the file, is not used (with a warning).
     """
@@ -176,7 +181,8 @@ def _index_patient_ids(split: str, labels) -> tuple | None:
 
     search = paths.data_search_dir()
     if search is None or not (search / PATIENT_INDEX.filename).is_file():
-        return None
+        found = shipped_patient_ids(split, labels)
+        return None if found is None else (*found, TABLE_NAME)
     path = search / PATIENT_INDEX.filename
     try:
         verify(path, PATIENT_INDEX, place="MEDPRIV_DATA_DIR")
@@ -202,7 +208,7 @@ def _index_patient_ids(split: str, labels) -> tuple | None:
         warnings.warn(f"Patient IDs not attached: {path} does not match this file's {split!r} "
                       "labels (different order or size).", UserWarning, stacklevel=3)
         return None
-    return ids.astype(str), linked
+    return ids.astype(str), linked, PATIENT_INDEX.filename
 
 
 def _with_index_ids(data: ChestXrayData) -> ChestXrayData:
@@ -214,9 +220,8 @@ def _with_index_ids(data: ChestXrayData) -> ChestXrayData:
     found = _index_patient_ids(data.split, data.labels.numpy())
     if found is None:
         return data
-    ids, linked = found
-    meta = dict(data.metadata, linked=linked,
-                patient_id_source=np.full(len(ids), PATIENT_INDEX.filename))
+    ids, linked, source = found
+    meta = dict(data.metadata, linked=linked, patient_id_source=np.full(len(ids), source))
     return dataclasses.replace(data, patient_ids=ids, metadata=meta)
 
 
