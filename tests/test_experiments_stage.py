@@ -90,6 +90,8 @@ def test_run_stages_reports_one_monotone_scale_and_skips_cached(store):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert records[-1].finished and records[-1].partial == ["counting to 2", "counting to 3"]
     assert CALLS == ["b"]  # the cached stage was read, not computed
+    done = [(r.partial.index, r.partial.value) for r in records[:-1] if r.partial.finished]
+    assert done == [(0, 3), (1, 6)]  # each stage's result, once, as it finished
 
 
 def test_run_stages_stops_between_and_inside_stages(store):

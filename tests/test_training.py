@@ -17,10 +17,12 @@ from medpriv_widgets.errors import (BudgetExhausted, DatasetLocked, InvalidParam
 from medpriv_widgets.privacy.accounting import dpsgd_epsilon
 from medpriv_widgets.privacy.ledger import PrivacyLedger
 from medpriv_widgets.stopping import StopToken
-from medpriv_widgets.training import (TrainConfig, binary_metrics, default_delta, load_model,
-                                      plan_privacy, predict_proba, roc_auc, run_to_end, train,
-                                      train_cached)
-from medpriv_widgets.training import cached as cached_mod
+from medpriv_widgets.cache import ResultStore
+from medpriv_widgets.experiments import training as stage_mod
+from medpriv_widgets.experiments.training import TrainModel
+from medpriv_widgets.training import (EpochRecord, TrainConfig, TrainResult, binary_metrics,
+                                      default_delta, load_model, plan_privacy, predict_proba,
+                                      roc_auc, run_to_end, train)
 
 
 def small(**kw) -> TrainConfig:
@@ -75,11 +77,16 @@ def test_threshold_metrics_count_by_hand():
 
 def test_nonprivate_training_decreases_loss(pool, test_set):
     records = list(train(small(epochs=3, ema=0.9), data=pool, test_data=test_set))
-    assert [r.epoch for r in records] == [1, 2, 3]
-    assert records[-1].final and records[-1].result is not None
-    assert records[-1].loss < records[0].loss
-    assert all(math.isinf(r.epsilon_spent) for r in records)
-    res = records[-1].result
+    # one Progress per epoch; the epochs' records, the last one's inside the result's history
+    assert all(isinstance(r.partial, EpochRecord) for r in records[:-1])
+    assert records[-1].finished and isinstance(records[-1].partial, TrainResult)
+    res = records[-1].partial
+    epochs = res.history
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert [r.partial.epoch for r in records[:-1]] == [1, 2]
+    assert [r.done for r in records] == sorted(r.done for r in records)
+    assert epochs[-1]["loss"] < epochs[0]["loss"]
+    assert all(math.isinf(e["epsilon_spent"]) for e in epochs)
     assert set(res.test_metrics) >= {"auc", "accuracy", "balanced_accuracy", "sensitivity",
                                      "specificity"}
     assert res.n_train + res.n_val == len(pool) and res.n_test == len(test_set)
@@ -89,9 +96,9 @@ def test_nonprivate_training_decreases_loss(pool, test_set):
 def test_dp_run_meets_target_epsilon(pool, test_set):
     cfg = small(epochs=2, target_epsilon=3.0, accountant="rdp")
     records = list(train(cfg, data=pool, test_data=test_set))
-    eps = [r.epsilon_spent for r in records]
+    res = records[-1].partial
+    eps = [e["epsilon_spent"] for e in res.history]
     assert eps == sorted(eps) and eps[0] > 0
-    res = records[-1].result
     assert res.epsilon <= 3.0 * (1 + 1e-3)
     assert res.epsilon >= 3.0 * 0.95  # σ is not needlessly large
     again = dpsgd_epsilon(noise_multiplier=res.noise_multiplier, sample_rate=res.sample_rate,
@@ -129,10 +136,11 @@ def test_stop_ends_within_one_batch(pool, test_set, private):
     stop = StopAfterChecks(k=5)
     records = list(train(cfg, data=pool, test_data=test_set, stop=stop))
     last = records[-1]
-    assert last.stopped and last.final and last.result.stopped
-    assert last.step == 4  # the 5th batch never ran
+    assert last.stopped and not last.finished and last.partial.stopped
+    assert last.done == 4 and last.partial.steps == 4  # the 5th batch never ran
     if private:
-        assert 0 < last.epsilon_spent < plan_privacy(cfg, last.result.n_train).target_epsilon
+        spent = last.partial.history[-1]["epsilon_spent"]
+        assert 0 < spent < plan_privacy(cfg, last.partial.n_train).target_epsilon
 
 
 # ------------------------------------------------------------------ ledger
@@ -153,7 +161,7 @@ def test_training_spend_is_recorded_up_front(tmp_path, pool, test_set):
     first = next(gen)
     hist = ledger.history
     assert len(hist) == 1 and hist[0]["mechanism"] == "dpsgd"
-    plan = plan_privacy(cfg, first.result.n_train)
+    plan = plan_privacy(cfg, first.partial.n_train)
     assert hist[0]["params"]["steps"] == plan.steps
     assert hist[0]["params"]["noise_multiplier"] == pytest.approx(plan.noise_multiplier)
     assert ledger.spent()[0] > 0
@@ -195,18 +203,42 @@ def test_sample_rate_outside_unit_interval_rejected(pool, test_set):
 
 # ------------------------------------------------------------------ cache
 
-def test_cache_hit_returns_same_result_without_training(pool, test_set, monkeypatch):
+def test_cache_hit_returns_same_result_without_training(pool, test_set, monkeypatch, tmp_path):
+    store = ResultStore(tmp_path / "store")
     cfg = small(epochs=1)
-    first = train_cached(cfg, data=pool, test_data=test_set)
+    first = TrainModel(cfg, data=pool, test_data=test_set).result(cache=store)
 
     def boom(*a, **k):
         raise AssertionError("trained although cached")
 
-    monkeypatch.setattr(cached_mod, "train", boom)
-    second = train_cached(cfg, data=pool, test_data=test_set)
+    monkeypatch.setattr(stage_mod, "train", boom)
+    second = TrainModel(cfg, data=pool, test_data=test_set).result(cache=store)
     assert second.test_metrics == first.test_metrics and second.history == first.history
     model = load_model(second)
     p = predict_proba(model, test_set.images)
     assert binary_metrics(p, test_set.labels.numpy())["auc"] == first.test_metrics["auc"]
     with pytest.raises(AssertionError, match="trained although cached"):
-        train_cached(cfg.with_(seed=5), data=pool, test_data=test_set)
+        TrainModel(cfg.with_(seed=5), data=pool, test_data=test_set).result(cache=store)
+    # other data never answer from this entry
+    with pytest.raises(AssertionError, match="trained although cached"):
+        TrainModel(cfg, data=pool.subset(range(100)), test_data=test_set).result(cache=store)
+
+
+def test_a_stopped_run_is_not_cached(pool, test_set, tmp_path):
+    store = ResultStore(tmp_path / "store")
+    stage = TrainModel(small(epochs=2, batch_size=16), data=pool, test_data=test_set)
+    stop = StopAfterChecks(k=3)
+    last = list(stage.run(cache=store, stop=stop))[-1]
+    assert last.stopped and last.partial.stopped
+    assert not stage.is_done(store)
+
+
+def test_the_sigma_of_a_target_epsilon_is_solved_once_per_cache(pool, tmp_path, monkeypatch):
+    from medpriv_widgets.training import loop
+
+    store = ResultStore(tmp_path / "store")
+    cfg = small(target_epsilon=2.0)
+    plan = plan_privacy(cfg, 120, cache=store)
+    monkeypatch.setattr(loop, "noise_multiplier_for_epsilon",
+                        lambda **kw: pytest.fail("σ solved again although cached"))
+    assert plan_privacy(cfg, 120, cache=store).noise_multiplier == plan.noise_multiplier

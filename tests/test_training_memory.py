@@ -133,10 +133,11 @@ def test_ema_and_step_counter_follow_logical_steps(pool, test_set, monkeypatch, 
     monkeypatch.setattr(loop._EMA, "update", spy)
     cfg = small(noise_multiplier=1.0, ema=0.9, max_physical_batch_size=10)
     records = list(train(cfg, data=pool, test_data=test_set))
-    res = records[-1].result
+    res = records[-1].partial
     assert len(forward_sizes) > res.steps  # several chunks per step
     assert calls == list(range(1, res.steps + 1))  # once per logical step, numbered by it
-    assert [r.step for r in records] == [res.steps // 2, res.steps]
+    assert [r.done for r in records] == [res.steps // 2, res.steps]
+    assert [h["step"] for h in res.history] == [res.steps // 2, res.steps]
     assert res.epsilon == pytest.approx(dpsgd_epsilon(
         noise_multiplier=res.noise_multiplier, sample_rate=res.sample_rate, steps=res.steps,
         delta=res.delta, accountant="rdp"))
@@ -161,10 +162,10 @@ class StopAfterChecks(StopToken):
 def test_stop_lands_between_logical_steps(pool, test_set, forward_sizes):
     cfg = small(epochs=3, noise_multiplier=1.0, max_physical_batch_size=8)
     last = list(train(cfg, data=pool, test_data=test_set, stop=StopAfterChecks(k=3)))[-1]
-    assert last.stopped and last.step == 2
+    assert last.stopped and last.done == 2
     # both steps ran all their chunks: every image sampled for them went through the network
     assert len(forward_sizes) >= 2 * 3 and max(forward_sizes) <= 8
-    res = last.result
+    res = last.partial
     assert res.epsilon == pytest.approx(dpsgd_epsilon(
         noise_multiplier=res.noise_multiplier, sample_rate=res.sample_rate, steps=2,
         delta=res.delta, accountant="rdp"))

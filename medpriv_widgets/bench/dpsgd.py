@@ -127,10 +127,8 @@ def _train_child(config: TrainConfig, name: str, threads: int, device: str, prog
     baseline = peak_rss_mb()
     last = None
     for last in train(config, data=pool, test_data=test, device=device):
-        _say(progress, f"{name}: epoch {last.epoch}/{last.epochs} loss {last.loss:.3f} "
-                       f"val AUC {last.val.get('auc', float('nan')):.3f} "
-                       f"ε {last.epsilon_spent:.2f} ({last.seconds:.0f} s)")
-    return last.result, baseline, peak_rss_mb()
+        _say(progress, f"{name}: {last.message}")
+    return last.partial, baseline, peak_rss_mb()
 
 
 def train_in_child(config: TrainConfig, *, name: str = "run", device=None,

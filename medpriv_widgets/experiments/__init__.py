@@ -2,13 +2,15 @@
 
 - :mod:`.stage`: :class:`Stage` (one cached, stoppable step; a frozen dataclass that is its own
   cache key) and :func:`run_stages` (several stages as one computation, one progress scale).
+- :mod:`.training`: :class:`TrainModel` (one model per TrainConfig), :func:`training_grid`.
 
 Every stage yields :class:`medpriv_widgets.progress.Progress` and takes an explicit ``cache=``
 (a :class:`medpriv_widgets.cache.ResultStore`, or None) and ``stop=``.
 """
 
 from ..progress import Progress, StoppedEarly, final_result, last_record
-from .stage import Stage, human_seconds, run_stages
+from .stage import Stage, StageUpdate, human_seconds, run_stages
+from .training import TrainModel, training_grid
 
-__all__ = ["Progress", "Stage", "StoppedEarly", "final_result", "human_seconds", "last_record",
-           "run_stages"]
+__all__ = ["Progress", "Stage", "StageUpdate", "StoppedEarly", "final_result", "human_seconds", "last_record",
+           "run_stages", "TrainModel", "training_grid"]

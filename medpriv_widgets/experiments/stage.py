@@ -25,12 +25,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..cache import ResultStore
 from ..errors import InvalidParameterError
-from ..progress import Progress, StoppedEarly
+from ..progress import Progress
 from ..stopping import StopToken, stop_requested
 
 
@@ -121,16 +122,29 @@ class Stage:
         return final_result(self.run(cache=cache, stop=stop, device=device))
 
 
+@dataclass(frozen=True)
+class StageUpdate:
+    """The ``partial`` of every record :func:`run_stages` yields: which stage it came from
+    (``stage``, its position ``index``), that stage's own partial (``value``: an epoch record,
+    a frame, or on a finished stage its result) and whether that stage has just ``finished``."""
+
+    stage: Stage
+    index: int
+    value: Any
+    finished: bool
+
+
 def run_stages(stages: Sequence[Stage], *, cache: ResultStore | None,
                stop: StopToken | None = None, device=None) -> Iterator[Progress]:
     """Run several stages in order as one computation (what ``medpriv precompute``, the
     dashboards' "Compute" buttons and the tests iterate).
 
-    Yields each stage's records, re-expressed on one scale: ``done``/``total`` are estimated
-    seconds over all stages (cached stages count 0), ``stage`` is the running stage's title and
-    ``partial`` its own record's partial. After a stage finishes, one record with its result
-    is yielded (``message`` says so). Ends with a record ``done == total`` (``partial``: the
-    list of finished titles) or with ``stopped=True``.
+    Yields each stage's records on one scale: ``done``/``total`` are estimated seconds over all
+    stages (cached stages count 0, so the bar moves with the real work), ``stage`` and
+    ``message`` are the running stage's, and ``partial`` is a :class:`StageUpdate` (the
+    stage's own partial, and ``finished`` on its last record, whose ``value`` is its result).
+    Ends with ``stopped=True`` when stopped, or with a record ``done == total`` whose partial
+    is the list of finished titles.
     """
     stages = list(stages)
     for s in stages:
@@ -141,22 +155,20 @@ def run_stages(stages: Sequence[Stage], *, cache: ResultStore | None,
     before = 0.0
     finished: list[str] = []
     t0 = time.perf_counter()
-    for stage, w in zip(stages, weights):
+    for index, (stage, w) in enumerate(zip(stages, weights)):
         if stop_requested(stop):
             yield Progress(stage.title, before, total, "Stopped before "
                            f"{stage.title}; what finished is cached.", stopped=True)
             return
-        last = None
-        for last in stage.run(cache=cache, stop=stop, device=device):
-            if last.stopped:
-                yield last.with_(done=before + w * last.fraction, total=total)
+        for rec in stage.run(cache=cache, stop=stop, device=device):
+            update = StageUpdate(stage, index, rec.partial, rec.finished)
+            if rec.stopped:
+                yield rec.with_(done=before + w * rec.fraction, total=total, partial=update)
                 return
-            yield last.with_(done=before + w * min(last.fraction, 0.999), total=total)
+            done = before + (w if rec.finished else w * min(rec.fraction, 0.999))
+            yield rec.with_(done=done, total=total, partial=update)
         before += w
         finished.append(stage.title)
-        if last is not None:
-            yield last.with_(done=before, total=total,
-                             message=f"{stage.title}: done.")
     yield Progress("all", total, total,
                    f"{len(finished)} of {len(stages)} pieces ready in "
                    f"{human_seconds(time.perf_counter() - t0)}.", partial=finished)
@@ -173,4 +185,4 @@ def human_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-__all__ = ["Stage", "StoppedEarly", "human_seconds", "run_stages"]
+__all__ = ["Stage", "StageUpdate", "human_seconds", "run_stages"]

@@ -16,6 +16,9 @@ from ..models.cnn import _ACTIVATIONS, SUPPORTED_SIZES
 from ..privacy.accounting import ACCOUNTANTS
 
 OPTIMIZERS = ("adam", "sgd")
+
+#: ε values the private-training lab offers and pre-computes (∞ = not private).
+DEFAULT_EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
 #: Opacus per-sample-gradient engines. "hooks" was the fastest for SmallCNN on 2 CPU cores
 #: (64 px, batch 256: DP/non-private step 1.3× with hooks, 1.8× functorch, 2.1× expanded weights).
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ew")

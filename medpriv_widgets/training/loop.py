@@ -1,4 +1,8 @@
-"""Non-private and DP-SGD training as a generator of per-epoch progress records.
+"""Non-private and DP-SGD training as a generator of :class:`~medpriv_widgets.progress.Progress`.
+
+One record per epoch, whose ``partial`` is an :class:`EpochRecord` (loss, ε spent, validation
+metrics); the last record's ``partial`` is the :class:`TrainResult` (also when the run was
+stopped: then ``stopped`` is True and the result describes the partly trained model).
 
 The stages have names (``prepare_data``, ``_privacy_plan``, ``_make_private``, ``_run_epoch``)
 so each can be read, taught or replaced on its own. DP-SGD is Opacus' ``PrivacyEngine`` with
@@ -29,11 +33,12 @@ import torch
 from torch import nn
 
 from .._validate import check_int
-from ..cache import ResultCache
+from ..cache import ResultStore
 from ..device import choose_device, device_label
 from ..errors import DataError, InvalidParameterError
 from ..models import make_model
 from ..privacy.accounting import dpsgd_epsilon, noise_multiplier_for_epsilon
+from ..progress import Progress, last_record
 from ..stopping import StopToken, stop_requested
 from .config import TrainConfig, default_delta, sample_rate_for
 from .evaluate import binary_metrics, evaluate, predict_proba
@@ -48,7 +53,7 @@ class TrainResult:
     """Everything a finished (or stopped) run produced; what the cache stores.
 
     ``state_dict`` holds CPU tensors of a plain :class:`SmallCNN` (use :func:`load_model`).
-    ``history`` is one dict per epoch (see :class:`TrainProgress.as_dict`). ``test_metrics`` and
+    ``history`` is one dict per epoch (see :meth:`EpochRecord.as_dict`). ``test_metrics`` and
     ``val_metrics`` hold auc, accuracy, balanced_accuracy, sensitivity, specificity, n, ….
     ``epsilon`` is the ε actually spent (``inf`` when not private); ``seconds`` the wall time.
     """
@@ -78,15 +83,15 @@ class TrainResult:
 
 
 @dataclass
-class TrainProgress:
-    """One record per epoch (and a last one when the run ends or is stopped).
+class EpochRecord:
+    """What one epoch produced (the ``partial`` of each training :class:`Progress`).
 
     epoch (1-based, epochs done), epochs (planned), step (optimizer steps so far), steps_total,
     loss (mean training cross-entropy of the epoch, nats), epsilon_spent (ε after ``step``
     steps; inf when not private, 0 before the first step), noise_multiplier σ (0 = none),
     max_grad_norm C (None when not clipped), val (validation metrics dict), step_seconds (mean
-    seconds per optimizer step this epoch), seconds (wall time so far), stopped, final, and on
-    the final record the :class:`TrainResult`.
+    seconds per optimizer step this epoch), seconds (wall time so far), stopped (the run was
+    stopped during this epoch).
     """
 
     epoch: int
@@ -101,18 +106,17 @@ class TrainProgress:
     step_seconds: float
     seconds: float
     stopped: bool = False
-    final: bool = False
-    result: TrainResult | None = field(default=None, repr=False)
-
-    @property
-    def fraction(self) -> float:
-        """Share of planned steps done, for progress bars."""
-        return self.step / self.steps_total if self.steps_total else 1.0
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in (
             "epoch", "epochs", "step", "steps_total", "loss", "epsilon_spent", "noise_multiplier",
-            "max_grad_norm", "val", "step_seconds", "seconds", "stopped", "final")}
+            "max_grad_norm", "val", "step_seconds", "seconds", "stopped")}
+
+    def message(self) -> str:
+        """One line for progress bars: 'epoch 3 of 12 · loss 0.412 · ε spent 2.1'."""
+        eps = ("not private" if math.isinf(self.epsilon_spent)
+               else f"ε spent {self.epsilon_spent:.2f}")
+        return f"epoch {self.epoch} of {self.epochs} · loss {self.loss:.3f} · {eps}"
 
 
 @dataclass(frozen=True)
@@ -203,10 +207,13 @@ def prepare_data(config: TrainConfig, pool) -> tuple:
     return pool.subset(train_idx), pool.subset(val_idx)
 
 
-def plan_privacy(config: TrainConfig, n_train: int) -> PrivacyPlan:
+def plan_privacy(config: TrainConfig, n_train: int, *, cache: ResultStore | None = None
+                 ) -> PrivacyPlan:
     """Decide σ (from the target ε, or as given), q, steps and δ for ``n_train`` images.
 
-    Raises InvalidParameterError for δ ≥ 1/N or a batch larger than the data.
+    ``cache``: where the σ of a target ε is kept (solving for it takes seconds; a slider showing
+    the σ an ε implies must answer instantly the second time). Raises InvalidParameterError for
+    δ ≥ 1/N or a batch larger than the data.
     """
     check_int("n_train", n_train, low=1)
     config = config.effective()
@@ -226,17 +233,26 @@ def plan_privacy(config: TrainConfig, n_train: int) -> PrivacyPlan:
                                accountant=config.accountant)
     else:
         target = config.target_epsilon
-        sigma = _sigma_for(target, q, steps, delta, config.accountant)
+        sigma = _sigma_for(target, q, steps, delta, config.accountant, cache)
     return PrivacyPlan(True, sigma, q, per_epoch, steps, delta, target, config.max_grad_norm)
 
 
-def _sigma_for(target: float, q: float, steps: int, delta: float, accountant: str) -> float:
-    """σ for a target ε, stored on disk: the root-finding takes seconds, and a slider showing
-    the σ an ε implies must answer instantly the second time."""
+#: Cache namespace of solved noise multipliers (see :func:`plan_privacy`).
+SIGMA_NAMESPACE = "dpsgd-sigma"
+
+
+def _sigma_for(target: float, q: float, steps: int, delta: float, accountant: str,
+               cache: ResultStore | None) -> float:
+    """σ for a target ε, from ``cache`` when it holds it (the root-finding takes seconds)."""
+    def solve() -> float:
+        return float(noise_multiplier_for_epsilon(target_epsilon=target, sample_rate=q,
+                                                  steps=steps, delta=delta, accountant=accountant))
+
+    if cache is None:
+        return solve()
     key = {"target_epsilon": target, "sample_rate": q, "steps": steps, "delta": delta,
            "accountant": accountant}
-    return float(ResultCache("dpsgd-sigma").get_or_compute(key, lambda: noise_multiplier_for_epsilon(
-        target_epsilon=target, sample_rate=q, steps=steps, delta=delta, accountant=accountant)))
+    return float(cache.namespace(SIGMA_NAMESPACE).get_or_compute(key, solve))
 
 
 def build_model(config: TrainConfig) -> nn.Module:
@@ -290,8 +306,9 @@ def _plain(model: nn.Module) -> nn.Module:
 # ---------------------------------------------------------------- public
 
 def train(config: TrainConfig, *, data=None, test_data=None, stop: StopToken | None = None,
-          ledger=None, device: torch.device | str | None = None) -> Iterator[TrainProgress]:
-    """Train a SmallCNN; yields a :class:`TrainProgress` after every epoch.
+          ledger=None, device: torch.device | str | None = None,
+          cache: ResultStore | None = None) -> Iterator[Progress]:
+    """Train a SmallCNN; yields a :class:`~medpriv_widgets.progress.Progress` after every epoch.
 
     Parameters
     ----------
@@ -311,9 +328,14 @@ def train(config: TrainConfig, *, data=None, test_data=None, stop: StopToken | N
         refused against a ledger.
     device : optional
         Defaults to :func:`medpriv_widgets.device.choose_device`.
+    cache : ResultStore, optional
+        Where the σ of a target ε is kept (:func:`plan_privacy`); the trained model itself is
+        cached by the :class:`~medpriv_widgets.experiments.TrainModel` stage, not here.
 
-    The last record has ``final=True`` and carries the :class:`TrainResult` in ``.result``.
-    Errors in the configuration are raised here, before the generator is returned.
+    Progress counts optimizer steps. Each epoch's record carries an :class:`EpochRecord` in
+    ``partial``; the last record carries the :class:`TrainResult` (``stopped=True`` when a stop
+    request ended the run early). Errors in the configuration are raised here, before the
+    generator is returned.
     """
     if not isinstance(config, TrainConfig):
         raise InvalidParameterError(f"`config` must be a TrainConfig; got {type(config).__name__}.")
@@ -327,13 +349,15 @@ def train(config: TrainConfig, *, data=None, test_data=None, stop: StopToken | N
     dev = choose_device(str(device)) if device is not None else choose_device()
     pool = data if data is not None else load_pool(config)
     train_set, val_set = prepare_data(config, pool)
-    plan = plan_privacy(config, len(train_set))
+    plan = plan_privacy(config, len(train_set), cache=cache)
     test = test_data if test_data is not None else load_test(config)
     return _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool)
 
 
 def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
     t_start = time.perf_counter()
+    stage = (f"DP-SGD at ε = {plan.target_epsilon:.3g}" if plan.private
+             else "training (not private)")
     if ledger is not None:
         ledger.check_open()
         ledger.spend_dpsgd(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate,
@@ -389,7 +413,7 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
             ep_steps += 1
             ep_time += time.perf_counter() - t0
         val_metrics = _val_metrics(ema.model if ema is not None else _plain(model), val_set)
-        record = TrainProgress(
+        record = EpochRecord(
             epoch=epoch - (1 if stopped and ep_steps < plan.steps_per_epoch else 0),
             epochs=config.epochs, step=step, steps_total=plan.steps,
             loss=loss_sum / loss_n if loss_n else math.nan,
@@ -400,14 +424,13 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
         history.append(record.as_dict())
         if stopped or epoch == config.epochs:
             break
-        yield record
+        yield Progress(stage, step, plan.steps, record.message(), partial=record)
 
     plain = ema.model if ema is not None else _plain(model)
     test_metrics = evaluate(plain, test)
-    record.final = True
     record.seconds = time.perf_counter() - t_start
     history[-1] = record.as_dict()
-    record.result = TrainResult(
+    result = TrainResult(
         config=config.to_dict(),
         state_dict={k: v.detach().cpu().clone() for k, v in plain.state_dict().items()},
         history=history, test_metrics=test_metrics, val_metrics=val_metrics,
@@ -415,7 +438,10 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
         sample_rate=plan.sample_rate, steps=step, device=device_label(dev),
         seconds=record.seconds, stopped=stopped, n_train=len(train_set), n_val=len(val_set),
         n_test=len(test), data_caption=pool.caption, synthetic=bool(pool.synthetic or test.synthetic))
-    yield record
+    words = (f"stopped after {step} of {plan.steps} steps" if stopped else
+             f"done: test AUC {test_metrics.get('auc', math.nan):.3f}")
+    yield Progress(stage, step, plan.steps, f"{record.message()} · {words}", partial=result,
+                   stopped=stopped)
 
 
 def logical_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, xb: torch.Tensor,
@@ -567,8 +593,15 @@ def _epsilon(plan: PrivacyPlan, steps: int, accountant: str) -> float:
 
 
 def run_to_end(config: TrainConfig, **kwargs) -> TrainResult:
-    """Run :func:`train` to completion and return its :class:`TrainResult`."""
-    last = None
-    for last in train(config, **kwargs):
-        pass
-    return last.result
+    """Run :func:`train` to its end and return its :class:`TrainResult` (``stopped=True`` when a
+    ``stop=`` token ended it early). Keyword arguments are those of :func:`train`."""
+    return last_record(train(config, **kwargs)).partial
+
+
+def load_model(result: TrainResult) -> nn.Module:
+    """The trained SmallCNN of a :class:`TrainResult`, on the CPU, in eval mode."""
+    cfg = result.config
+    model = make_model(size=cfg["size"], seed=cfg["seed"], width=cfg["width"],
+                       activation=cfg["activation"])
+    model.load_state_dict(result.state_dict)
+    return model.eval()

@@ -2,9 +2,9 @@
 
 ``PrivateTrainingLab`` holds no mathematics: σ, q and steps come from
 :func:`medpriv_widgets.training.plan_privacy` (which asks :mod:`medpriv_widgets.privacy.accounting`),
-training from :func:`medpriv_widgets.training.train_cached`, cached answers from
-:func:`medpriv_widgets.training.cached_result`. Long work runs through ``BackgroundJob`` with a
-Stop button; ``run(wait=True)`` does the same synchronously for notebooks under test.
+training and cached answers from the :class:`~medpriv_widgets.experiments.TrainModel` stage. Long
+work runs through ``BackgroundJob`` with a Stop button; ``run(wait=True)`` does the same
+synchronously for notebooks under test.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .._validate import check_positive
+from ..cache import ResultStore, default_store
 from ..device import choose_device, device_label
 from ..errors import InvalidParameterError
-from ..training import (DEFAULT_EPSILONS, TrainConfig, cached_result, plan_privacy,
-                        precompute_grid, train_cached)
-from ..training import load_pool, load_test, prepare_data
+from ..experiments import TrainModel, run_stages, training_grid
+from ..training import (DEFAULT_EPSILONS, EpochRecord, TrainConfig, load_pool, load_test,
+                        plan_privacy, prepare_data)
 from ._common import BackgroundJob, MessageArea
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
@@ -53,12 +54,15 @@ class PrivateTrainingLab:
         Charged for every private run (a locked dataset refuses, shown in place).
     data, test_data : ChestXrayData, optional
         Training pool and test split (default: loaded for ``config.size``).
+    cache : ResultStore, optional
+        Where trained models are kept (default: :func:`medpriv_widgets.cache.default_store`).
 
     ``lab.widget`` (or the lab as the last expression of a cell) displays it.
     """
 
     def __init__(self, *, config: TrainConfig | None = None, epsilons=DEFAULT_EPSILONS,
-                 epsilon: float = 8.0, ledger=None, data=None, test_data=None) -> None:
+                 epsilon: float = 8.0, ledger=None, data=None, test_data=None,
+                 cache: ResultStore | None = None) -> None:
         self.config = config if config is not None else TrainConfig()
         if not isinstance(self.config, TrainConfig):
             raise InvalidParameterError(f"`config` must be a TrainConfig; got {type(config).__name__}.")
@@ -70,6 +74,7 @@ class PrivateTrainingLab:
         if epsilon not in self.epsilons:
             raise InvalidParameterError(f"`epsilon` must be one of {self.epsilons}; got {epsilon!r}.")
         self.ledger = ledger
+        self.cache = cache if cache is not None else default_store()
         self._data, self._test = data, test_data
         self._n_train: int | None = None
         self._lock = threading.Lock()
@@ -152,10 +157,15 @@ class PrivateTrainingLab:
         """The full configuration the slider position ``epsilon`` trains."""
         return self.config.with_(target_epsilon=float(epsilon), noise_multiplier=None).effective()
 
+    def stage_for(self, epsilon: float) -> TrainModel:
+        """The training stage of slider position ``epsilon`` (on this lab's data)."""
+        return TrainModel(self.config_for(epsilon), data=self._data, test_data=self._test,
+                          ledger=None if math.isinf(epsilon) else self.ledger)
+
     def describe(self, epsilon: float) -> str:
         """HTML sentence: the σ, clipping, q, steps and δ an ε implies (from the accountant)."""
         self._load()
-        plan = plan_privacy(self.config_for(epsilon), self._n_train)
+        plan = plan_privacy(self.config_for(epsilon), self._n_train, cache=self.cache)
         if not plan.private:
             return ("<b>Not private:</b> each child's gradient is used as is — no clipping, no "
                     f"noise. {plan.steps} steps of about "
@@ -175,7 +185,7 @@ class PrivateTrainingLab:
         def body():
             try:
                 self.implied.value = self.describe(eps)
-                hit = cached_result(self.config_for(eps), data=self._data, test_data=self._test)
+                hit = self.stage_for(eps).load(self.cache)
                 if hit is not None and self.slider.value == eps:
                     self._show_result(hit, cached=True)
                 elif hit is None and self.slider.value == eps and not self.job.running:
@@ -197,7 +207,7 @@ class PrivateTrainingLab:
             self.figure.data[0].x, self.figure.data[0].y = [], []
             self.figure.data[1].x, self.figure.data[1].y = [], []
 
-    def _on_progress(self, record) -> None:
+    def _on_progress(self, record: EpochRecord) -> None:
         self._live["epoch"].append(record.epoch)
         self._live["loss"].append(record.loss)
         self._live["auc"].append(record.val.get("auc", math.nan))
@@ -229,8 +239,7 @@ class PrivateTrainingLab:
         if not result.private:
             self.reference = result
         elif self.reference is None:
-            self.reference = cached_result(self.config_for(math.inf), data=self._data,
-                                           test_data=self._test)
+            self.reference = self.stage_for(math.inf).load(self.cache)
         self._show_curves(result)
         if not getattr(result, "stopped", False):  # a stopped run keeps its partial bar
             self.progress.max, self.progress.value = max(result.steps, 1), result.steps
@@ -304,10 +313,12 @@ class PrivateTrainingLab:
             for e in targets:
                 if stop.requested:
                     return
-                res = train_cached(self.config_for(e), data=self._data, test_data=self._test,
-                                   stop=stop, ledger=None if math.isinf(e) else self.ledger,
-                                   on_progress=self._on_progress if e == eps else self._on_ref)
-                yield e, res
+                last = None
+                for last in self.stage_for(e).run(cache=self.cache, stop=stop):
+                    if isinstance(last.partial, EpochRecord):
+                        (self._on_progress if e == eps else self._on_ref)(last.partial)
+                if last is not None:
+                    yield e, last.partial
 
         def on_item(item):
             e, res = item
@@ -333,20 +344,23 @@ class PrivateTrainingLab:
         todo = [math.inf] + [e for e in self.epsilons if not math.isinf(e)]
         self.progress.max, self.progress.value = len(todo), 0
 
-        def make(stop):
-            done = []
-            yield from []  # make this a generator even if nothing is left to do
-            precompute_grid(base=self.config, epsilons=todo, data=self._data,
-                            test_data=self._test, stop=stop,
-                            on_result=lambda e, r: done.append((e, r)) or self._grid_tick(e, r))
-            yield done
+        stages = training_grid(base=self.config, epsilons=todo, data=self._data,
+                               test_data=self._test)
+        done: dict = {}
 
-        def on_item(done):
-            if done and self.slider.value in dict(done):
-                self._show_result(dict(done)[self.slider.value], cached=True)
+        def on_item(p):
+            update = p.partial
+            if p.stopped or not getattr(update, "finished", False):
+                return
+            eps, result = todo[update.index], update.value
+            done[eps] = result
+            self._grid_tick(eps, result)
+            if eps == self.slider.value:
+                self._show_result(result, cached=True)
             self.status.value = f"{len(done)} of {len(todo)} ε values ready"
 
-        self.job.start(make, on_item=on_item, on_error=self.messages.show_error,
+        self.job.start(lambda stop: run_stages(stages, cache=self.cache, stop=stop),
+                       on_item=on_item, on_error=self.messages.show_error,
                        on_done=lambda _stopped: self._set_running(False), wait=wait)
 
     def _grid_tick(self, eps, result) -> None:
