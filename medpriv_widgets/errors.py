@@ -48,3 +48,7 @@ class LedgerCorrupt(PrivacyBudgetError):
 
 class CacheError(MedprivError):
     """A cached result is unusable (for example written by another package version)."""
+
+
+class NotComputedYet(MedprivError, LookupError):
+    """A result a dashboard needs is not in the cache yet; the message says how to compute it."""
