@@ -52,3 +52,13 @@ class CacheError(MedprivError):
 
 class NotComputedYet(MedprivError, LookupError):
     """A result a dashboard needs is not in the cache yet; the message says how to compute it."""
+
+
+class SecureAggregationError(MedprivError):
+    """Secure aggregation cannot release a correct sum (too few sites left to remove the masks,
+    or a protocol rule was broken); nothing, not even a partial sum, is released."""
+
+
+class TamperedMessageError(MedprivError):
+    """An encrypted message failed authentication: it was altered on the way, or opened with the
+    wrong key; its content is not used."""
