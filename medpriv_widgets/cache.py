@@ -12,7 +12,9 @@ nothing"), and only the entry points (the CLI, a widget, a notebook) call :func:
         result = expensive(config)
         cache.put(config, result)
 
-``config`` is a JSON-serialisable dict (numbers, strings, lists, dicts, None). Values are anything
+``config`` is a dict of numbers, strings, lists, dicts and None; its key tags every value with its
+type, so ``{1: 'a'}`` and ``{'1': 'a'}`` (or ``nan`` and ``'nan'``) never share an entry. An
+entry written by another package version is a miss (computed again), never an error. Values are anything
 ``torch.save`` can store (tensors, numpy arrays, dataclasses of those). Writes are atomic (a
 temporary directory renamed into place), so a killed process never leaves a half-written entry.
 """
@@ -21,35 +23,63 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
+import re
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import __version__
-from .errors import CacheError
-from .paths import results_dir
+from .errors import CacheError, InvalidParameterError
+from .paths import ledger_dir, results_dir
+
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_namespace(name) -> str:
+    """A cache namespace is one plain folder name: letters, digits, ``_ . -``, no ``..``.
+
+    Refused: '' (it would be the cache root, and ``clear()`` would empty every namespace), path
+    separators and '..' (they would reach outside the cache root).
+    """
+    if not isinstance(name, str) or not _NAMESPACE.fullmatch(name) or ".." in name:
+        raise InvalidParameterError(
+            f"`namespace` must be one folder name made of letters, digits, '_', '.' and '-' "
+            f"(not empty, no '..', no '/' or '\\'); got {name!r}. Use a short name such as "
+            f"'training'.")
+    return name
 
 
 def _normalise(value: Any) -> Any:
-    """Make a config JSON-stable: floats inf/nan spelled out, tuples as lists, keys sorted later."""
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if math.isnan(value):
-            return "nan"
-        return value
-    if isinstance(value, dict):
-        return {str(k): _normalise(v) for k, v in value.items()}
+    """A JSON form of a config in which every value carries its type, so that no two different
+    configs share a key: ``{1: 'a'}`` ≠ ``{'1': 'a'}``, ``nan`` ≠ ``'nan'``, ``True`` ≠ ``1``.
+
+    Equal values of one type map to one form (tuples are lists; dict order does not matter;
+    -0.0 is 0.0; every NaN is the same NaN). numpy scalars count as the Python number they are.
+    """
+    if value is None:
+        return ["none"]
+    if isinstance(value, (bool, np.bool_)):
+        return ["bool", bool(value)]
+    if isinstance(value, (int, np.integer)):
+        return ["int", int(value)]
+    if isinstance(value, (float, np.floating)):
+        v = float(value) + 0.0  # -0.0 → 0.0
+        return ["float", repr(v)]  # repr round-trips exactly and spells nan / inf
+    if isinstance(value, str):
+        return ["str", value]
     if isinstance(value, (list, tuple)):
-        return [_normalise(v) for v in value]
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
+        return ["list", [_normalise(v) for v in value]]
+    if isinstance(value, dict):
+        items = [[_normalise(k), _normalise(v)] for k, v in value.items()]
+        items.sort(key=lambda kv: json.dumps(kv[0], sort_keys=True))
+        return ["dict", items]
     raise CacheError(f"Cache configurations must hold only numbers, strings, lists and dicts; "
                      f"got {type(value).__name__} ({value!r}). Convert it to one of those first.")
 
@@ -57,17 +87,27 @@ def _normalise(value: Any) -> Any:
 def config_key(config: dict, *, version: str = __version__) -> str:
     """Hex digest (16 chars) of the configuration plus the package version."""
     payload = json.dumps({"config": _normalise(config), "version": version},
-                         sort_keys=True, separators=(",", ":"))
+                         sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
 
 
 class ResultCache:
     """A namespace of cached results under ``root/namespace`` (root defaults to results_dir())."""
 
     def __init__(self, namespace: str, *, root: str | os.PathLike | None = None) -> None:
-        self.namespace = namespace
+        self.namespace = check_namespace(namespace)
         self.root = Path(root) if root is not None else results_dir()
         self.directory = self.root / namespace
+        if _overlaps(self.directory, ledger_dir()):
+            raise CacheError(
+                f"The cache folder {self.directory} overlaps the privacy-ledger folder "
+                f"{ledger_dir()}; clearing it could erase spent privacy budgets. Point "
+                f"MEDPRIV_CACHE_DIR and MEDPRIV_LEDGER_DIR at separate folders.")
 
     def path_for(self, config: dict) -> Path:
         return self.directory / config_key(config)
@@ -88,10 +128,8 @@ class ResultCache:
         except (OSError, json.JSONDecodeError):
             raise CacheError(f"The cache entry {entry} is damaged (meta.json unreadable). "
                              f"Delete that folder and the result will be computed again.") from None
-        if meta.get("version") != __version__:
-            raise CacheError(f"The cache entry {entry} was written by medpriv_widgets "
-                             f"{meta.get('version')}, not {__version__}. Delete that folder to "
-                             f"recompute it with this version.")
+        if not isinstance(meta, dict) or meta.get("version") != __version__:
+            return None  # written by another version: a miss, computed again and replaced
         try:
             return torch.load(result, map_location="cpu", weights_only=False)
         except FileNotFoundError:
@@ -143,6 +181,7 @@ class ResultCache:
         return value
 
     def clear(self) -> None:
+        """Delete every entry of this namespace (never anything outside it)."""
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -157,6 +196,7 @@ class ResultStore:
         self.root = Path(root)
 
     def namespace(self, name: str) -> ResultCache:
+        """The cache of one kind of result (``name``: see :func:`check_namespace`)."""
         return ResultCache(name, root=self.root)
 
     def __repr__(self) -> str:

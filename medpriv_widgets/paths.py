@@ -4,8 +4,12 @@
   (read only; tests and CI point it at ``../shared/data``).
 - Downloads: ``MEDPRIV_DOWNLOAD_DIR``, else the repository's ``data/`` folder when running from a
   source checkout, else the user cache (``~/.cache/medpriv/data`` on Linux).
-- Computed results (trained models, attack sweeps, ledgers): ``MEDPRIV_CACHE_DIR``, else the
-  repository's ``.cache/`` folder in a checkout, else ``~/.cache/medpriv/results``.
+- Computed results (trained models, attack sweeps): ``MEDPRIV_CACHE_DIR``, else the
+  repository's ``.cache/`` folder in a checkout, else ``~/.cache/medpriv/results``. Disposable:
+  anything there can be deleted and computed again.
+- Privacy ledgers: ``MEDPRIV_LEDGER_DIR``, else the user data folder
+  (``~/.local/share/medpriv/ledgers`` on Linux). Never disposable: a ledger is the record of a
+  spent privacy budget, so it lives apart from the caches, where no cache clean-up can reach it.
 """
 
 from __future__ import annotations
@@ -40,10 +44,23 @@ def download_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """Root directory of the on-disk result cache and privacy ledgers."""
+    """Root directory of the on-disk result cache (disposable results only)."""
     value = os.environ.get("MEDPRIV_CACHE_DIR", "").strip()
     if value:
         return Path(value).expanduser()
     if _in_checkout():
         return _REPO_ROOT / ".cache"
     return Path(pooch.os_cache("medpriv")) / "results"
+
+
+def ledger_dir() -> Path:
+    """Root directory of the privacy ledgers: ``MEDPRIV_LEDGER_DIR``, else the user data folder.
+
+    Deliberately not under :func:`results_dir`: clearing a cache must never erase a budget.
+    """
+    value = os.environ.get("MEDPRIV_LEDGER_DIR", "").strip()
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("medpriv", appauthor=False)) / "ledgers"
