@@ -2,9 +2,10 @@
 
 Pairs compared (each an independent implementation of the same quantity):
 
-- our ``accountant="rdp"`` (Opacus RDP) vs ``dp_accounting.rdp.RdpAccountant`` with the same
-  orders: same analysis, so they should agree to rounding; 1 % covers dp-accounting dropping a
-  fractional order whose series does not converge (seen: +0.5 % at σ = 0.8, q = 0.05).
+- our ``accountant="rdp"`` (Opacus' RDP analysis at ``RDP_ORDERS``) vs
+  ``dp_accounting.rdp.RdpAccountant`` with the same orders: same analysis, so they should agree
+  to rounding; 1 % covers dp-accounting dropping a fractional order whose series does not
+  converge (seen: +0.5 % at σ = 0.8, q = 0.05).
 - our ``accountant="prv"`` (Opacus PRV, upper bound ε̂ + eps_error, eps_error ≤ 0.3 % of ε) vs
   ``dp_accounting.pld.PLDAccountant`` (pessimistic discretisation at 1e-4): two numerically
   tight upper bounds on the same ε whose discretisation errors are each a few tenths of a
@@ -51,9 +52,8 @@ def rdp_grid():
     """ε from us and from dp-accounting on the RDP grid, shape (q, σ, T)."""
     from dp_accounting import dp_event
     from dp_accounting.rdp import RdpAccountant, rdp_privacy_accountant
-    from opacus.accountants import RDPAccountant
 
-    orders = list(RDPAccountant.DEFAULT_ALPHAS)
+    orders = list(A.RDP_ORDERS)
     ours = np.empty((len(RDP_Q), len(RDP_SIGMA), len(RDP_T)))
     ref = np.empty_like(ours)
     for i, q in enumerate(RDP_Q):

@@ -1,6 +1,7 @@
 """Privacy accounting for DP-SGD (the Poisson-subsampled Gaussian mechanism), through Opacus.
 
-Pure functions only: no state, no files. The stateful budget lives in :mod:`.ledger`.
+Pure functions only: no state, no files. The stateful budget lives in :mod:`.ledger`; the rule
+by which its spends add up is :func:`compose_budget` here.
 
 Symbols: σ = ``noise_multiplier`` (noise standard deviation / clipping norm), q =
 ``sample_rate`` (probability that one example is in a batch, Poisson sampling), T = ``steps``
@@ -11,18 +12,28 @@ Accountants (``accountant=``):
 - ``"prv"`` (default): Opacus ``PRVAccountant`` (Gopi, Lee & Wutschitz 2021), numerically tight.
   Opacus returns an *upper bound* ``ε_estimate + eps_error``. Opacus' default ``eps_error=0.01``
   is 10 % of ε at ε = 0.1, so we choose it relative to ε (see :func:`prv_eps_error`): 0.3 % of a
-  fast first PRV estimate of ε (made at Opacus' default), at most 0.01, at least 1e-4, and
-  coarser only when the discretisation grid would exceed ``PRV_MAX_POINTS`` points (very many
-  steps), which keeps one call below ~2 s on a laptop core.
-- ``"rdp"``: Opacus ``RDPAccountant`` (Mironov 2017; conversion of Balle et al. 2020). Looser
-  (typically 5–30 % above PRV) but fast and robust.
+  first, coarse PRV estimate of ε, at most 0.01, at least 1e-4. We report the smaller of this
+  bound and the RDP bound (both are valid upper bounds on the same ε).
+- ``"rdp"``: Opacus' RDP analysis (Mironov 2017; conversion of Balle et al. 2020) at
+  :data:`RDP_ORDERS`: Opacus' default orders (up to 63) plus larger ones up to 1024, as
+  dp-accounting uses. With Opacus' orders alone ε can never be certified below about 0.1 at
+  δ = 1e-5, however much noise is added; the larger orders lower that floor to about 0.005.
+  Where the best order is at most 63 the result is exactly Opacus' ``RDPAccountant``'s.
+
+Bounded memory and time. Opacus discretises the PRV on a grid whose size grows with √T and with
+the width of the privacy-loss distribution; unchecked, σ = 0.6, q = 0.2, T = 39,811 needs more
+than 21 GB. Before any PRV call we compute that grid size exactly as Opacus will
+(:func:`prv_grid_points`) and coarsen ``eps_error`` until the grid fits
+:data:`PRV_MEMORY_BUDGET_MB` (measured: about 180 bytes per grid point plus 24 per point and
+distinct event). When even ``eps_error`` = :data:`PRV_MAX_EPS_ERROR` does not fit, when there are
+more than :data:`PRV_MAX_EVENTS` distinct (σ, q) events, or when δ is too small for the grid's
+floating-point precision, we use RDP and say so with a :class:`RuntimeWarning`. RDP costs one
+vector of :data:`RDP_ORDERS` values per distinct (σ, q), whatever T is. Below
+:data:`PRV_MIN_NOISE_MULTIPLIER` RDP is used without a warning (ε there is in the hundreds).
 
 Cross-checks against Google's dp-accounting (:func:`dp_accounting_epsilon`) live in
 ``tests/test_accounting.py``: RDP against ``dp_accounting.rdp.RdpAccountant`` with the same
 orders, PRV against ``dp_accounting.pld.PLDAccountant``.
-
-If the PRV computation fails numerically (it can for δ below ~1e-12, or ε in the hundreds), we fall back
-to RDP — still a valid upper bound — and warn.
 """
 
 from __future__ import annotations
@@ -30,34 +41,67 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InvalidParameterError
 from .._validate import check_choice, check_int, check_nonnegative, check_open_unit, check_real
+from ..errors import InvalidParameterError
 
 __all__ = [
     "ACCOUNTANTS",
-    "PRV_MAX_POINTS",
-    "dpsgd_epsilon",
-    "noise_multiplier_for_epsilon",
-    "gdp_mu",
+    "MAX_STEPS",
+    "MIN_DELTA",
+    "PRV_MAX_EPS_ERROR",
+    "PRV_MAX_EVENTS",
+    "PRV_MEMORY_BUDGET_MB",
+    "PRV_MIN_NOISE_MULTIPLIER",
+    "RDP_ORDERS",
+    "check_delta",
+    "compose_budget",
     "compose_epsilon",
-    "gaussian_event",
-    "prv_eps_error",
     "dp_accounting_epsilon",
+    "dpsgd_epsilon",
+    "gaussian_event",
+    "gdp_mu",
+    "noise_multiplier_for_epsilon",
+    "prv_eps_error",
+    "prv_grid_points",
 ]
 
 #: Accountant names accepted by ``accountant=``.
 ACCOUNTANTS = ("prv", "rdp")
 
-#: Largest PRV discretisation grid we allow (points); beyond it eps_error is coarsened.
-PRV_MAX_POINTS = 2_000_000
+#: Opacus' default RDP orders (``RDPAccountant.DEFAULT_ALPHAS``), then larger integer orders up to
+#: 1024 (dp-accounting's largest default order; beyond it Opacus' binomial coefficients overflow).
+RDP_ORDERS: tuple[float, ...] = tuple(
+    [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
+    + [80, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024])
 
-_REL_EPS_ERROR = 0.003   # eps_error as a fraction of the RDP upper bound on ε
+#: Memory one PRV computation may use, above what the process already holds (MiB).
+PRV_MEMORY_BUDGET_MB = 300.0
+#: Measured peak of Opacus' PRV per grid point (bytes), and per point and distinct event.
+_BYTES_PER_POINT = 200.0
+_BYTES_PER_POINT_AND_EVENT = 32.0
+#: Coarsest eps_error we hand to Opacus (its domain rule is only argued for eps_error < 1).
+PRV_MAX_EPS_ERROR = 0.5
+#: More distinct (σ, q) events than this: RDP (each PRV event costs ~0.2 s of integration).
+PRV_MAX_EVENTS = 16
+#: Most optimizer steps accepted (far beyond any training run; larger counts overflow floats).
+MAX_STEPS = 10**15
+#: Smallest δ accepted anywhere: far below any meaningful failure probability, and the
+#: accountants' floating-point precision ends well before it.
+MIN_DELTA = 1e-30
+
+_REL_EPS_ERROR = 0.003   # eps_error as a fraction of the coarse ε estimate
 _MAX_EPS_ERROR = 0.01    # Opacus' default; never looser than that unless the grid is too big
 _MIN_EPS_ERROR = 1e-4    # below this the grid explodes and nobody needs the digits
+
+# Below this noise multiplier Opacus' PRV grid grows so wide that one call takes tens of seconds
+# to minutes (σ = 0.2: ~28 s, σ = 0.1: > 1 min on two cores), which freezes a slider. ε there
+# is in the hundreds, where the tightness of PRV teaches nothing, so we use RDP: a valid upper
+# bound that is never below PRV, so "more noise never raises ε" still holds across the switch.
+PRV_MIN_NOISE_MULTIPLIER = 0.3
 
 
 # --------------------------------------------------------------------------- validation
@@ -73,12 +117,53 @@ def _check_q(value) -> float:
 
 
 def _check_steps(value) -> int:
-    return check_int("steps", value, low=1, hint="Count optimizer steps, e.g. epochs / sample_rate.")
+    return check_int("steps", value, low=1, high=MAX_STEPS,
+                     hint="Count optimizer steps, e.g. epochs / sample_rate.")
 
 
-def _check_delta(value) -> float:
-    return check_open_unit("delta", value,
-                           hint="Choose δ well below 1/(number of patients), e.g. 1e-5.")
+def check_delta(delta, *, n_records: int | None = None, name: str = "delta") -> float:
+    """δ as a float after checking it means a privacy guarantee at all.
+
+    δ is the probability that the guarantee fails outright. Refused: anything outside
+    [:data:`MIN_DELTA`, 0.5); and, when the number of people ``n_records`` is known, δ ≥ 1/N (a
+    mechanism could then publish one person's record in the clear and still claim (ε, δ)-DP).
+    """
+    hint = "Choose δ well below 1/(number of patients), e.g. 1e-5."
+    d = check_open_unit(name, delta, hint=hint)
+    if d >= 0.5:
+        raise InvalidParameterError(
+            f"`{name}` must be below 0.5; got {delta!r}. δ is the probability that the privacy "
+            f"guarantee fails outright, so at 0.5 or more there is no guarantee at all. {hint}")
+    if d < MIN_DELTA:
+        raise InvalidParameterError(
+            f"`{name}` must be at least {MIN_DELTA:g}; got {delta!r}. A smaller δ changes nothing "
+            f"in practice, and the accountants cannot compute with it precisely. {hint}")
+    if n_records is not None:
+        n = check_int("n_records", n_records, low=1)
+        if d >= 1.0 / n:
+            suggestion = 10.0 ** (math.floor(math.log10(1.0 / n)) - 1)
+            raise InvalidParameterError(
+                f"`{name}` must be below 1/N = {1.0 / n:.3g} for N = {n:,} records; got "
+                f"{delta!r}. With δ ≥ 1/N a mechanism could publish one patient's record "
+                f"outright and still claim (ε, δ)-DP. Choose e.g. δ = {suggestion:g}.")
+    return d
+
+
+def _check_events(events) -> list[tuple[float, float, int]]:
+    if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+        raise InvalidParameterError(
+            f"`events` must be a list of (noise_multiplier, sample_rate, steps) triples; got "
+            f"{type(events).__name__}. Pass [] for no events.")
+    checked = []
+    for i, ev in enumerate(events):
+        try:
+            sigma, q, t = ev
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"`events[{i}]` must be a (noise_multiplier, sample_rate, steps) triple; "
+                f"got {ev!r}.") from None
+        checked.append((_check_sigma(sigma), _check_q(q), _check_steps(t)))
+    return checked
 
 
 History = tuple[tuple[float, float, int], ...]
@@ -92,53 +177,117 @@ def _merge(events: Iterable[tuple[float, float, int]]) -> History:
     return tuple((s, q, t) for (s, q), t in merged.items())
 
 
-# --------------------------------------------------------------------------- pure formulas
+# --------------------------------------------------------------------------- RDP
 @functools.lru_cache(maxsize=4096)
 def _rdp_per_step(sigma: float, q: float) -> tuple[float, ...]:
-    """RDP of one subsampled-Gaussian step at Opacus' default orders (RDP adds over steps)."""
-    from opacus.accountants import RDPAccountant
+    """RDP of one subsampled-Gaussian step at :data:`RDP_ORDERS` (RDP adds over steps)."""
     from opacus.accountants.analysis import rdp as rdp_analysis
 
-    return tuple(float(v) for v in rdp_analysis.compute_rdp(
-        q=q, noise_multiplier=sigma, steps=1, orders=RDPAccountant.DEFAULT_ALPHAS))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return tuple(float(v) for v in rdp_analysis.compute_rdp(
+            q=q, noise_multiplier=sigma, steps=1, orders=list(RDP_ORDERS)))
 
 
 @functools.lru_cache(maxsize=4096)
 def _rdp_epsilon(history: History, delta: float) -> float:
-    """Exactly what Opacus' ``RDPAccountant`` returns for this history (same orders and
-    conversion), but the per-step RDP is cached per (σ, q), so sweeps over T are cheap."""
-    from opacus.accountants import RDPAccountant
+    """Opacus' RDP-to-(ε, δ) conversion at :data:`RDP_ORDERS`; the per-step RDP is cached per
+    (σ, q), so sweeps over T are cheap. Never negative: for δ near ½ the conversion formula
+    dips below 0, and ε = 0 is the true floor."""
     from opacus.accountants.analysis import rdp as rdp_analysis
 
-    rdp = sum(t * np.asarray(_rdp_per_step(s, q)) for s, q, t in history)
-    with warnings.catch_warnings():
-        # "Optimal order is the largest alpha": harmless, the bound is still valid.
-        warnings.simplefilter("ignore", UserWarning)
-        eps, _ = rdp_analysis.get_privacy_spent(orders=RDPAccountant.DEFAULT_ALPHAS, rdp=rdp,
-                                                delta=delta)
-    return float(eps)
+    with np.errstate(all="ignore"):
+        rdp = sum(t * np.asarray(_rdp_per_step(s, q)) for s, q, t in history)
+        # An order whose RDP overflowed (inf or nan) says nothing; the others still bound ε.
+        rdp = np.where(np.isfinite(rdp), rdp, np.inf)
+        with warnings.catch_warnings():
+            # "Optimal order is the largest alpha": harmless, the bound is still valid.
+            warnings.simplefilter("ignore", UserWarning)
+            eps, _ = rdp_analysis.get_privacy_spent(orders=list(RDP_ORDERS), rdp=rdp,
+                                                    delta=delta)
+    eps = float(eps)
+    return math.inf if math.isnan(eps) else max(eps, 0.0)
 
 
-def prv_eps_error(*, events: Sequence[tuple[float, float, int]], delta: float) -> float:
-    """The ``eps_error`` we pass to Opacus' PRV accountant for these events (see module doc).
+# --------------------------------------------------------------------------- PRV, bounded
+@functools.lru_cache(maxsize=4096)
+def _prv_half_width(history: History, delta_error: float) -> float:
+    """Opacus' safe domain half-width L before the ``max(·, eps_error)`` (``L_max + 3``)."""
+    from opacus.accountants.analysis.prv import PoissonSubsampledGaussianPRV, compute_safe_domain_size
 
-    ``events``: (noise_multiplier, sample_rate, steps) triples, all with σ > 0.
-    """
-    history = _merge(events)
-    # Aim with the fast PRV estimate (upper bound at Opacus' default minus that default):
-    # it is accurate to well under 1 %, unlike RDP, which can overstate ε 3-fold for few steps.
-    eps_rough = _prv_epsilon(history, delta, _MAX_EPS_ERROR) - _MAX_EPS_ERROR
-    err = min(_MAX_EPS_ERROR, max(_MIN_EPS_ERROR, _REL_EPS_ERROR * eps_rough))
-    # Opacus' grid: mesh = eps_error / sqrt(T·ln(12/δ_err)/2) over [-L, L], L ≲ ε_RDP(δ_err/4)+3.
-    total_steps = sum(t for _, _, t in history)
+    prvs = [PoissonSubsampledGaussianPRV(q, s) for s, q, _ in history]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(compute_safe_domain_size(prvs=prvs, max_self_compositions=[t for *_, t in history],
+                                              eps_error=0.0, delta_error=delta_error))
+
+
+def _grid_points(half_width: float, eps_error: float, total_steps: int, delta_error: float) -> float:
+    # Opacus: mesh = eps_error / sqrt(T·ln(12/δ_err)/2) over [-L, L], L = max(L_max, eps_error) + 3.
+    span = 2.0 * max(half_width, eps_error + 3.0)
+    return span * math.sqrt(total_steps * math.log(12.0 / delta_error) / 2.0) / eps_error + 4.0
+
+
+def prv_grid_points(*, events: Sequence[tuple[float, float, int]], delta: float,
+                    eps_error: float) -> float:
+    """How many points Opacus' PRV accountant would discretise on for these events, δ and
+    ``eps_error`` (its own domain rule, evaluated without building the grid)."""
+    history = _merge(_check_events(events))
+    d = check_delta(delta)
+    err = check_real("eps_error", eps_error, low=0.0, low_inclusive=False)
+    if not history:
+        return 0.0
+    return _grid_points(_prv_half_width(history, d / 1000.0), err,
+                        sum(t for *_, t in history), d / 1000.0)
+
+
+def _max_points(n_events: int) -> float:
+    per_point = _BYTES_PER_POINT + _BYTES_PER_POINT_AND_EVENT * n_events
+    return PRV_MEMORY_BUDGET_MB * 2**20 / per_point
+
+
+def _coarsest_needed(history: History, delta: float) -> float:
+    """The smallest eps_error whose grid fits the memory budget (inf when none does)."""
     delta_error = delta / 1000.0
-    half_width = _rdp_epsilon(history, delta_error / 4.0) + 3.0
-    points_per_unit_error = 2.0 * half_width * math.sqrt(total_steps * math.log(12.0 / delta_error) / 2.0)
-    return float(max(err, points_per_unit_error / PRV_MAX_POINTS))
+    total = sum(t for *_, t in history)
+    root = math.sqrt(total * math.log(12.0 / delta_error) / 2.0)
+    budget = _max_points(len(history)) - 4.0
+    half = _prv_half_width(history, delta_error)
+    # With eps_error ≤ half − 3 the grid is 2·half·root/eps_error points ...
+    err = 2.0 * half * root / budget
+    if err + 3.0 <= half:
+        return err
+    # ... beyond it 2·(eps_error + 3)·root/eps_error, which needs 2·root < budget.
+    if 2.0 * root >= budget:
+        return math.inf
+    return max(6.0 * root / (budget - 2.0 * root), half - 3.0)
+
+
+def _prv_usable(history: History, delta: float, eps_error: float) -> str:
+    """Why Opacus' PRV cannot run here with this eps_error ('' when it can)."""
+    if len(history) > PRV_MAX_EVENTS:
+        return (f"{len(history)} different (noise, sampling rate) settings are more than the "
+                f"{PRV_MAX_EVENTS} the PRV accountant composes in reasonable time")
+    if eps_error > PRV_MAX_EPS_ERROR:
+        return (f"its grid would need more than {PRV_MEMORY_BUDGET_MB:.0f} MB of memory for "
+                f"{sum(t for *_, t in history):,} steps")
+    points = _grid_points(_prv_half_width(history, delta / 1000.0), eps_error,
+                          sum(t for *_, t in history), delta / 1000.0)
+    if float(np.finfo(np.longdouble).eps) * points > delta * 0.999:
+        return f"δ = {delta:g} is below the precision of its {points:,.0f}-point grid"
+    return ""
+
+
+def _fallback(history: History, delta: float, why: str) -> float:
+    warnings.warn(f"The PRV accountant cannot be used here ({why}); using the RDP accountant "
+                  f"instead, which gives a valid but looser (larger) epsilon.", RuntimeWarning,
+                  stacklevel=4)
+    return _rdp_epsilon(history, delta)
 
 
 @functools.lru_cache(maxsize=4096)
 def _prv_epsilon(history: History, delta: float, eps_error: float) -> float:
+    """Opacus' PRV upper bound at this eps_error (the caller has checked the grid fits)."""
     from opacus.accountants import PRVAccountant
 
     acc = PRVAccountant()
@@ -150,19 +299,50 @@ def _prv_epsilon(history: History, delta: float, eps_error: float) -> float:
         if not math.isfinite(eps):
             raise FloatingPointError("PRV returned a non-finite epsilon")
     except (ValueError, RuntimeError, FloatingPointError, OverflowError, MemoryError) as exc:
-        warnings.warn(f"The PRV accountant failed ({exc}); using the RDP accountant instead, "
-                      f"which gives a valid but looser (larger) epsilon.", RuntimeWarning,
-                      stacklevel=3)
-        return _rdp_epsilon(history, delta)
+        return _fallback(history, delta, f"it failed numerically: {exc}")
     # ε is never negative; tiny negatives are discretisation noise at ε ≈ 0.
     return max(eps, 0.0)
 
 
-# Below this noise multiplier Opacus' PRV grid grows so wide that one call takes tens of seconds
-# to minutes (σ = 0.2: ~28 s, σ = 0.1: > 1 min on two cores), which freezes a slider. ε there
-# is in the hundreds, where the tightness of PRV teaches nothing, so we use RDP: a valid upper
-# bound that is never below PRV, so "more noise never raises ε" still holds across the switch.
-PRV_MIN_NOISE_MULTIPLIER = 0.3
+def _prv_error(history: History, delta: float) -> float:
+    """The eps_error for the final PRV call (inf when PRV cannot run at all)."""
+    coarsest = _coarsest_needed(history, delta)
+    rough_error = max(_MAX_EPS_ERROR, coarsest)
+    if _prv_usable(history, delta, rough_error):
+        return math.inf
+    # Aim with a coarse PRV estimate (upper bound minus its error): accurate to well under
+    # 1 %, unlike RDP, which can overstate ε 3-fold for few steps.
+    eps_rough = max(_prv_epsilon(history, delta, rough_error) - rough_error, 0.0)
+    wanted = min(_MAX_EPS_ERROR, max(_MIN_EPS_ERROR, _REL_EPS_ERROR * eps_rough))
+    return float(max(wanted, coarsest))
+
+
+def prv_eps_error(*, events: Sequence[tuple[float, float, int]], delta: float) -> float:
+    """The ``eps_error`` we pass to Opacus' PRV accountant for these events (see module doc);
+    ``inf`` when PRV cannot be used within the memory budget (RDP is used instead).
+
+    ``events``: (noise_multiplier, sample_rate, steps) triples, all with σ > 0.
+    """
+    history = _merge(_check_events(events))
+    d = check_delta(delta)
+    if not history:
+        return 0.0
+    if any(s == 0.0 for s, _, _ in history):
+        raise InvalidParameterError("`events` must all have noise_multiplier > 0 for PRV "
+                                    "accounting; with no noise ε is infinite.")
+    return _prv_error(history, d)
+
+
+def _bounded_prv(history: History, delta: float) -> float:
+    rdp = _rdp_epsilon(history, delta)
+    coarsest = _coarsest_needed(history, delta)
+    why = _prv_usable(history, delta, max(_MAX_EPS_ERROR, coarsest))
+    if why:
+        return _fallback(history, delta, why)
+    err = _prv_error(history, delta)
+    if err >= rdp:  # PRV's bound is at least its error: it cannot beat RDP
+        return rdp
+    return min(_prv_epsilon(history, delta, err), rdp)
 
 
 def _epsilon(history: History, delta: float, accountant: str) -> float:
@@ -170,21 +350,22 @@ def _epsilon(history: History, delta: float, accountant: str) -> float:
         return math.inf  # no noise: no privacy at all
     if accountant == "rdp" or any(s < PRV_MIN_NOISE_MULTIPLIER for s, _, _ in history):
         return _rdp_epsilon(history, delta)
-    return _prv_epsilon(history, delta, prv_eps_error(events=history, delta=delta))
+    return _bounded_prv(history, delta)
 
 
+# --------------------------------------------------------------------------- public
 def dpsgd_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float,
                   accountant: str = "prv") -> float:
     """ε after ``steps`` DP-SGD steps (Poisson sampling at rate q, Gaussian noise σ·C).
 
     Returns a float ≥ 0 (dimensionless; the guarantee is (ε, δ)-DP for add/remove-one-example
     neighbours); ``inf`` when ``noise_multiplier == 0`` (no noise: not private). More steps never
-    lower ε; more noise never raises it.
+    lower ε; more noise never raises it. Memory and time are bounded (see the module doc).
     """
     sigma = _check_sigma(noise_multiplier)
     q = _check_q(sample_rate)
     t = _check_steps(steps)
-    d = _check_delta(delta)
+    d = check_delta(delta)
     accountant = check_choice("accountant", accountant, ACCOUNTANTS)
     return _epsilon(((sigma, q, t),), d, accountant)
 
@@ -197,20 +378,52 @@ def compose_epsilon(*, events: Sequence[tuple[float, float, int]], delta: float,
     mechanism with noise standard deviation s on a query of sensitivity Δ is
     ``gaussian_event(sigma=s, sensitivity=Δ)`` = ``(s/Δ, 1.0, 1)``. Empty → 0.0.
     """
-    d = _check_delta(delta)
+    checked = _check_events(events)
+    d = check_delta(delta)
     accountant = check_choice("accountant", accountant, ACCOUNTANTS)
-    checked = []
-    for i, ev in enumerate(events):
-        try:
-            sigma, q, t = ev
-        except (TypeError, ValueError):
-            raise InvalidParameterError(
-                f"`events[{i}]` must be a (noise_multiplier, sample_rate, steps) triple; "
-                f"got {ev!r}.") from None
-        checked.append((_check_sigma(sigma), _check_q(q), _check_steps(t)))
     if not checked:
         return 0.0
     return _epsilon(_merge(checked), d, accountant)
+
+
+def compose_budget(*, basic: Sequence[tuple[float, float]],
+                   gaussian: Sequence[tuple[float, float, int]], delta_budget: float,
+                   accountant: str = "prv") -> tuple[float, float]:
+    """(ε, δ) of a privacy ledger's spends together — the rule a budget is charged by.
+
+    - ``basic``: (ε, δ) of each release of any (ε, δ)-DP mechanism (Laplace, randomized
+      response, …). These add up (basic composition): Σε, Σδ.
+    - ``gaussian``: (noise_multiplier, sample_rate, steps) of each Gaussian answer or DP-SGD run.
+      These are composed *jointly and tightly* (:func:`compose_epsilon`) and charged all the δ
+      the basic spends leave: δ_G = ``delta_budget`` − Σδ_basic; their ε is evaluated at δ_G.
+
+    Returns (Σε_basic, Σδ_basic) without Gaussian spends, else (Σε_basic + ε_G(δ_G),
+    ``delta_budget``); ε is ``inf`` when the basic spends leave no usable δ for the Gaussian
+    ones. So ten DP-SGD epochs recorded one by one cost exactly what one ten-epoch run costs.
+    """
+    dlt_budget = check_delta(delta_budget, name="delta_budget")
+    if isinstance(basic, (str, bytes, Mapping)) or not isinstance(basic, Iterable):
+        raise InvalidParameterError(f"`basic` must be a list of (epsilon, delta) pairs; got "
+                                    f"{type(basic).__name__}. Pass [] for none.")
+    eps_parts, dlt_parts = [], []
+    for i, pair in enumerate(basic):
+        try:
+            e, d = pair
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"`basic[{i}]` must be an (epsilon, delta) pair; got "
+                                        f"{pair!r}.") from None
+        eps_parts.append(check_real(f"basic[{i}] epsilon", e, low=0.0))
+        dlt_parts.append(check_real(f"basic[{i}] delta", d, low=0.0, high=1.0,
+                                    high_inclusive=False))
+    events = _check_events(gaussian)
+    accountant = check_choice("accountant", accountant, ACCOUNTANTS)
+    eps_b, dlt_b = math.fsum(eps_parts), math.fsum(dlt_parts)
+    if not events:
+        return eps_b, dlt_b
+    delta_g = dlt_budget - dlt_b
+    if delta_g < MIN_DELTA:
+        return math.inf, dlt_budget
+    return eps_b + _epsilon(_merge(events), delta_g, accountant), dlt_budget
 
 
 def gaussian_event(*, sigma: float, sensitivity: float = 1.0) -> tuple[float, float, int]:
@@ -221,7 +434,18 @@ def gaussian_event(*, sigma: float, sensitivity: float = 1.0) -> tuple[float, fl
     """
     s = check_real("sigma", sigma, low=0.0, low_inclusive=False)
     sens = check_real("sensitivity", sensitivity, low=0.0, low_inclusive=False)
-    return (s / sens, 1.0, 1)
+    ratio = s / sens
+    if not math.isfinite(ratio) or ratio == 0.0:
+        raise InvalidParameterError(
+            f"`sigma` / `sensitivity` must be a finite positive number; got {sigma!r} / "
+            f"{sensitivity!r}. Give both in the same units (e.g. people for a count).")
+    return (ratio, 1.0, 1)
+
+
+# --------------------------------------------------------------------------- inverse
+#: The largest noise multiplier the inverse tries: beyond it ε changes by less than the
+#: accountants' own precision.
+_SIGMA_MAX = 1e4
 
 
 def noise_multiplier_for_epsilon(*, target_epsilon: float, sample_rate: float, steps: int,
@@ -229,73 +453,94 @@ def noise_multiplier_for_epsilon(*, target_epsilon: float, sample_rate: float, s
     """The noise multiplier σ whose DP-SGD run spends (just under) ``target_epsilon``.
 
     Guarantee: ``dpsgd_epsilon(noise_multiplier=result, …, accountant=same) <= target_epsilon``
-    exactly, and in practice ≥ 0.99·target. We bracket with Opacus' ``get_noise_multiplier`` on
-    the RDP accountant, aim with the fast PRV estimate, then step σ up by 0.1 % until our own
-    :func:`dpsgd_epsilon` meets the target, so forward and inverse agree. (Opacus' helper works
-    to an absolute tolerance of 0.01 in ε, which is 10 % at ε = 0.1.)
+    exactly, and in practice ≥ 0.99·target: σ is bracketed with the accountant itself (so a
+    target that some σ reaches is never refused), aimed with a coarse PRV estimate, and narrowed
+    by bisection on :func:`dpsgd_epsilon` to 0.15 %. A target below what the accountant can
+    certify with any σ up to 10⁴ is refused with a sentence that says that smallest ε.
     """
     target = check_real("target_epsilon", target_epsilon, low=0.0, low_inclusive=False,
                         hint="ε must be positive; use a larger ε for a looser guarantee.")
     q = _check_q(sample_rate)
     t = _check_steps(steps)
-    d = _check_delta(delta)
+    d = check_delta(delta)
     accountant = check_choice("accountant", accountant, ACCOUNTANTS)
     return _noise_for_epsilon(target, q, t, d, accountant)
 
 
 @functools.lru_cache(maxsize=1024)
 def _noise_for_epsilon(target: float, q: float, t: int, d: float, accountant: str) -> float:
-    from opacus.accountants.utils import get_noise_multiplier
     from scipy.optimize import brentq
 
     def eps(sigma: float) -> float:
-        return _epsilon(((sigma, q, t),), d, accountant)
-
-    if accountant == "prv":
-        def eps_fast(sigma: float) -> float:
-            # Opacus' PRV at its default eps_error=0.01 is fast, and its *estimate*
-            # (upper bound − eps_error) is accurate to ~0.1 %: good enough to aim with.
-            return max(_prv_epsilon(((sigma, q, t),), d, _MAX_EPS_ERROR) - _MAX_EPS_ERROR, 1e-12)
-    else:
-        eps_fast = eps
-
-    # RDP ≥ PRV, so the RDP answer is an upper end of the bracket for both accountants.
-    try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            hi = float(get_noise_multiplier(target_epsilon=target, target_delta=d, sample_rate=q,
-                                            steps=t, accountant="rdp",
-                                            epsilon_tolerance=0.05 * target))
-    except ValueError:
-        raise InvalidParameterError(
-            f"`target_epsilon` = {target!r} cannot be reached with sample_rate={q}, steps={t}, "
-            f"delta={d} even with noise multiplier 1e6; allow a larger ε, fewer steps or a "
-            f"smaller sample rate.") from None
-    # Aim below the target by the error margin the exact call adds, so one exact check passes.
-    margin = prv_eps_error(events=((hi, q, t),), delta=d) if accountant == "prv" else 0.0
-    aim = target * (1.0 - 0.001) - margin
-    if aim <= 0:
-        aim = target * 0.5
-    while eps_fast(hi) > aim:
-        hi *= 1.01
-    # PRV's σ is typically 0.85–1.0 × the RDP σ; widen the bracket only if needed.
-    lo = hi * 0.75
-    while eps_fast(lo) <= aim:
-        hi, lo = lo, lo * 0.5
-        if lo < 1e-6:
-            break
-    if eps_fast(lo) > aim:
-        root = brentq(lambda x: math.log(eps_fast(math.exp(x))) - math.log(aim),
-                      math.log(lo), math.log(hi), xtol=1e-5, rtol=1e-7, maxiter=60)
-        cand = math.exp(root)
+            # Fallback warnings of intermediate trials are noise; the answer's own ε is exact.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _epsilon(((sigma, q, t),), d, accountant)
+
+    # Bracket with the accountant itself: eps(lo) > target >= eps(hi).
+    hi = 1.0
+    while eps(hi) > target:
+        if hi >= _SIGMA_MAX:
+            floor = eps(_SIGMA_MAX)
+            other = " or accountant='prv'" if accountant == "rdp" else ""
+            raise InvalidParameterError(
+                f"`target_epsilon` = {target!r} cannot be reached with sample_rate={q}, "
+                f"steps={t}, delta={d}: even noise multiplier {_SIGMA_MAX:g} gives ε = "
+                f"{floor:.3g}, the smallest the {accountant.upper()} accountant can certify "
+                f"here. Allow ε ≥ {floor:.3g}, fewer steps, a smaller sample rate or a larger "
+                f"δ{other}.")
+        hi = min(hi * 4.0, _SIGMA_MAX)
+    lo = hi / 4.0
+    while eps(lo) <= target:
+        hi, lo = lo, lo / 4.0
+        if lo < 1e-6:  # ε at σ = 1e-6 is astronomically large; stop before 0
+            return hi
+    # Aim with a cheap estimate, then narrow on the exact function.
+    if accountant == "prv":
+        def rough(sigma: float) -> float:
+            history = ((sigma, q, t),)
+            if sigma < PRV_MIN_NOISE_MULTIPLIER:
+                return _rdp_epsilon(history, d)
+            err = max(_MAX_EPS_ERROR, _coarsest_needed(history, d))
+            if _prv_usable(history, d, err):
+                return _rdp_epsilon(history, d)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return max(_prv_epsilon(history, d, err) - err, 1e-12)
     else:
-        cand = hi
-    # The guarantee is on the exact function: step up until it holds.
-    while eps(cand) > target:
-        cand *= 1.001
-    return float(cand)
+        rough = eps
+    try:
+        aim = math.exp(brentq(lambda x: math.log(max(rough(math.exp(x)), 1e-300)) - math.log(target),
+                              math.log(lo), math.log(hi), xtol=1e-4, maxiter=60))
+    except (ValueError, RuntimeError):
+        aim = None  # the rough function did not change sign on [lo, hi]: bisect from scratch
+    if aim is not None:
+        for factor in (1.0005, 1.002, 1.01):  # just above the aim: a new upper end
+            s = aim * factor
+            if lo < s < hi:
+                if eps(s) <= target:
+                    hi = s
+                    break
+                lo = s
+        for factor in (0.999, 0.995, 0.98):  # just below it: a new lower end
+            s = aim * factor
+            if lo < s < hi:
+                if eps(s) > target:
+                    lo = s
+                    break
+                hi = s
+    for _ in range(40):
+        if hi / lo <= 1.0015:
+            break
+        mid = math.sqrt(lo * hi)
+        if eps(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)
 
 
+# --------------------------------------------------------------------------- GDP, cross-check
 def gdp_mu(*, noise_multiplier: float, sample_rate: float, steps: int) -> float:
     """μ of Gaussian DP for DP-SGD by the central-limit approximation (Dong, Roth & Su 2019).
 
@@ -312,7 +557,8 @@ def gdp_mu(*, noise_multiplier: float, sample_rate: float, steps: int) -> float:
         growth = float(np.expm1(1.0 / sigma**2))
     if not math.isfinite(growth):
         return math.inf
-    return float(q * math.sqrt(t * growth))
+    mu = q * math.sqrt(t * growth)
+    return float(mu) if math.isfinite(mu) else math.inf
 
 
 def dp_accounting_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int,
@@ -323,16 +569,24 @@ def dp_accounting_epsilon(*, noise_multiplier: float, sample_rate: float, steps:
 
     ``method="pld"``: ``PLDAccountant`` on ``SelfComposedDpEvent(PoissonSampledDpEvent(q,
     GaussianDpEvent(σ)), T)`` (pessimistic discretisation at ``value_discretization_interval``).
-    ``method="rdp"``: ``RdpAccountant`` with ``orders`` (default: Opacus' orders, so the two RDP
-    numbers are comparable).
+    ``method="rdp"``: ``RdpAccountant`` with ``orders`` (default: :data:`RDP_ORDERS`, so the
+    two RDP numbers are comparable). Not bounded in memory like :func:`dpsgd_epsilon`: meant
+    for tests and studies, not for sliders.
     """
     sigma = _check_sigma(noise_multiplier)
     q = _check_q(sample_rate)
     t = _check_steps(steps)
-    d = _check_delta(delta)
+    d = check_delta(delta)
     method = check_choice("method", method, ("pld", "rdp"))
-    vdi = check_real("value_discretization_interval", value_discretization_interval, low=0.0,
-                     low_inclusive=False)
+    vdi = check_real("value_discretization_interval", value_discretization_interval, low=1e-6,
+                     hint="Finer grids than 1e-6 need unbounded memory.")
+    if orders is not None:
+        if isinstance(orders, (str, bytes)) or not isinstance(orders, Iterable):
+            raise InvalidParameterError(f"`orders` must be a list of RDP orders > 1; got "
+                                        f"{type(orders).__name__}.")
+        orders = [check_real("orders", o, low=1.0, low_inclusive=False) for o in orders]
+        if not orders:
+            raise InvalidParameterError("`orders` must hold at least one RDP order > 1; got [].")
     if sigma == 0.0:
         return math.inf
     from dp_accounting import dp_event
@@ -345,9 +599,7 @@ def dp_accounting_epsilon(*, noise_multiplier: float, sample_rate: float, steps:
         acc = PLDAccountant(value_discretization_interval=vdi)
     else:
         from dp_accounting.rdp import RdpAccountant
-        from opacus.accountants import RDPAccountant
 
-        acc = RdpAccountant(orders=list(orders) if orders is not None
-                            else list(RDPAccountant.DEFAULT_ALPHAS))
+        acc = RdpAccountant(orders=list(orders) if orders is not None else list(RDP_ORDERS))
     acc.compose(event)
-    return float(acc.get_epsilon(d))
+    return max(float(acc.get_epsilon(d)), 0.0)
