@@ -37,10 +37,11 @@ def test_membership_sentence_carries_the_bound(kw):
     bound = tradeoff_curve(**kw, fpr=1e-3)
     st = membership_statement(tpr_bound=bound, fpr=1e-3)
     assert st.text.startswith("An attacker who may wrongly accuse at most 1 in 1,000 patients "
-                              "can correctly pick out at most ")
+                              "who were not in the training data can correctly pick out at most ")
     (accused, d1), (k, d2) = _pairs(st.text)[:2]
     assert (accused, d1, d2) == (1, 1000, 1000)
-    assert k == round(1000 * bound) == st.numbers["identified"]
+    # An upper bound is rounded up: the stated count is never below the bound.
+    assert k == math.ceil(1000 * bound) == st.numbers["identified"]
     assert str(st) == st.text
 
 
@@ -61,7 +62,7 @@ def test_posterior_is_bayes_and_grows_with_the_bound():
     st = posterior_statement(prior=0.01, tpr=bound, fpr=1e-3)
     expected = 0.01 * bound / (0.01 * bound + 0.99 * 1e-3)
     assert st.numbers["posterior"] == pytest.approx(expected)
-    assert format_percent(expected) in st.text and "1.0%" in st.text
+    assert format_percent(expected, rounding="up") in st.text and "1.0%" in st.text
     weaker = posterior_statement(prior=0.01, tpr=eps_delta_region(epsilon=8, delta=1e-5,
                                                                   fpr=1e-3), fpr=1e-3)
     assert weaker.numbers["posterior"] > st.numbers["posterior"]
@@ -78,8 +79,8 @@ def test_reconstruction_sentence_carries_the_bound(kappa):
     (base, d1), (k, d2) = _pairs(st.text)[:2]
     assert d1 == d2 == st.numbers["denominator"]
     assert base == pytest.approx(kappa * d1)
-    assert k == round(d2 * bound) == st.numbers["reconstructed"]
-    assert format_percent(bound) in st.text
+    assert k == math.ceil(d2 * bound) == st.numbers["reconstructed"]
+    assert format_percent(bound, rounding="up") in st.text
 
 
 def test_epsilon_words_are_ordered_and_state_the_odds_factor():
@@ -123,14 +124,16 @@ def test_bad_input_is_refused_with_a_sentence(call):
 def test_epsilon_sentence_states_the_odds_factor_and_a_worked_example(eps):
     st = epsilon_statement(eps, delta=1e-5)
     odds = math.exp(eps)
-    odds_text = f"{odds:,.1f}" if odds < 100 else f"{odds:,.0f}"
+    # the factor is an upper bound: rounded up (e^0.5 = 1.649 reads 1.7)
+    odds_text = f"{math.ceil(odds * 10) / 10:,.1f}" if odds < 100 else f"{math.ceil(odds):,}"
     assert f"by at most a factor of {odds_text} in the odds" in st.text
     # Prior 1 in 10 → posterior odds at most e^ε · 1/9, back to a probability.
     post = odds * 0.1 / (odds * 0.1 + 0.9)
     assert st.numbers["posterior_bound"] == pytest.approx(post)
-    assert "1 in 10 likely" in st.text and f"at most {format_percent(post)} likely" in st.text
+    assert "1 in 10 likely" in st.text and \
+        f"at most {format_percent(post, rounding='up')} likely" in st.text
     assert "δ = 1e-5" in st.text and "δ" not in epsilon_statement(eps).text
-    assert "X-ray" in epsilon_statement(1.0).text and "2.7" in epsilon_statement(1.0).text
+    assert "X-ray" in epsilon_statement(1.0).text and "2.8" in epsilon_statement(1.0).text
 
 
 def test_roc_uncertainty_sentence():

@@ -7,13 +7,17 @@ lives here; callers pass what they computed.
 
 - :mod:`.numbers`: counts, percentages, "1 in N" (one formatter per kind of number).
 - :mod:`.privacy`: ε, membership, posterior, reconstruction and ROC-uncertainty statements.
+- :mod:`.budget`: the privacy ledger's refusals and warnings.
 """
 
 from .numbers import format_count, format_epsilon, format_one_in, format_percent
 from .privacy import (CONCEPTS, epsilon_statement, membership_statement, posterior_statement,
                       reconstruction_statement, roc_uncertainty_statement)
 from .statement import Statement
+from .budget import *  # noqa: F401,F403
+from .numbers import format_delta, format_number, format_odds, round_count  # noqa: F401
 
 __all__ = ["CONCEPTS", "Statement", "epsilon_statement", "format_count", "format_epsilon", "format_one_in",
            "format_percent", "membership_statement", "posterior_statement",
            "reconstruction_statement", "roc_uncertainty_statement"]
+__all__ += ["format_delta", "format_number", "format_odds", "round_count", *budget.__all__]

@@ -3,7 +3,8 @@
 Each function is pure: numbers in, a :class:`Statement` out — the sentence (``.text``, also
 ``str(statement)``) and the numbers it was built from (``.numbers``), so a widget can show the
 sentence and a test can check it against :mod:`medpriv_widgets.privacy.bounds`. No maths of the
-bounds lives here; callers pass the bound they computed.
+bounds lives here; callers pass the bound they computed. Every bound a sentence states is rounded
+*up* (see :mod:`.numbers`): "at most 5 in 1,000" is never below the bound it reads.
 
 Concepts (see :data:`CONCEPTS`): ``membership``, ``posterior``, ``reconstruction``, ``epsilon``.
 """
@@ -11,11 +12,12 @@ Concepts (see :data:`CONCEPTS`): ``membership``, ``posterior``, ``reconstruction
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 from .._validate import check_open_unit, check_real
 from ..errors import InvalidParameterError
-from .numbers import (_nice, _per_denominator, _round_half_up, format_count, format_one_in,
-                      format_percent)
+from .numbers import (_per_denominator, format_count, format_delta, format_odds, format_percent,
+                      round_count)
 from .statement import Statement
 
 __all__ = [
@@ -38,18 +40,18 @@ def membership_statement(*, tpr_bound: float, fpr: float) -> Statement:
     :func:`~medpriv_widgets.privacy.bounds.tradeoff_curve`), in [0, 1].
 
     Example (FPR 0.001, bound 0.0054): "An attacker who may wrongly accuse at most 1 in 1,000
-    patients can correctly pick out at most 5 in 1,000 of those who were in the training data."
-    ``numbers``: fpr, tpr_bound, denominator (D), accused (FPR·D), identified (D·bound, rounded
-    half up).
+    patients who were not in the training data can correctly pick out at most 6 in 1,000 of the
+    patients who were." ``numbers``: fpr, tpr_bound, denominator (D), accused (FPR·D),
+    identified (D·bound, rounded up).
     """
     fpr = check_open_unit("fpr", fpr)
     tpr = check_real("tpr_bound", tpr_bound, low=0.0, high=1.0)
     denom = _per_denominator(fpr)
     accused = fpr * denom
-    identified = _round_half_up(denom * tpr)
+    identified = round_count(denom * tpr, rounding="up")
     text = (f"An attacker who may wrongly accuse at most {format_count(round(accused, 1))} in "
-            f"{denom:,} patients can correctly pick out at most {identified:,} in {denom:,} of "
-            f"those who were in the training data.")
+            f"{denom:,} patients who were not in the training data can correctly pick out at "
+            f"most {identified:,} in {denom:,} of the patients who were.")
     if identified >= denom:
         text += " In other words, this guarantee does not stop such an attacker."
     elif tpr <= fpr * 1.05:
@@ -66,7 +68,7 @@ def posterior_statement(*, prior: float, tpr: float, fpr: float) -> Statement:
 
     ``prior``: probability, before the attack, that the patient was in the training data.
     ``tpr``, ``fpr``: the attack's rates (pass the DP bound as ``tpr`` for a worst case).
-    Posterior = prior·TPR / (prior·TPR + (1 − prior)·FPR).
+    Posterior = prior·TPR / (prior·TPR + (1 − prior)·FPR), stated rounded up.
     ``numbers``: prior, tpr, fpr, posterior, likelihood_ratio (TPR/FPR).
     """
     prior = check_open_unit("prior", prior)
@@ -75,7 +77,7 @@ def posterior_statement(*, prior: float, tpr: float, fpr: float) -> Statement:
     post = prior * tpr / (prior * tpr + (1.0 - prior) * fpr)
     text = (f"Before the attack, the chance that a given patient was in the training data is "
             f"{format_percent(prior)}. If the attacker then says \"this patient was in the "
-            f"data\", the chance becomes at most {format_percent(post)}.")
+            f"data\", the chance becomes at most {format_percent(post, rounding='up')}.")
     if post < 0.5:
         text += " Even then, the accusation is more likely wrong than right."
     return Statement(text, dict(prior=prior, tpr=tpr, fpr=fpr, posterior=post,
@@ -88,7 +90,7 @@ def reconstruction_statement(*, kappa: float, bound: float) -> Statement:
     ``kappa``: the attacker's chance of success without the model (the prior), in (0, 1).
     ``bound``: at most this chance with the model (from
     :func:`~medpriv_widgets.privacy.bounds.rero_bound`), in [0, 1].
-    ``numbers``: kappa, bound, denominator, baseline (κ·D), reconstructed (D·bound rounded half up).
+    ``numbers``: kappa, bound, denominator, baseline (κ·D), reconstructed (D·bound rounded up).
     """
     kappa = check_open_unit("kappa", kappa)
     b = check_real("bound", bound, low=0.0, high=1.0)
@@ -97,10 +99,10 @@ def reconstruction_statement(*, kappa: float, bound: float) -> Statement:
             f"`bound` must be at least `kappa` ({kappa!r}): a model cannot make reconstruction "
             f"harder than guessing; got {bound!r}. Pass the value from rero_bound.")
     denom = _per_denominator(kappa)
-    rebuilt = _round_half_up(denom * b)
+    rebuilt = round_count(denom * b, rounding="up")
     text = (f"An attacker who, without the model, could rebuild a recognisable X-ray of "
             f"{format_count(round(kappa * denom, 1))} in {denom:,} patients can, with the model, "
-            f"rebuild at most {rebuilt:,} in {denom:,} ({format_percent(b)}).")
+            f"rebuild at most {rebuilt:,} in {denom:,} ({format_percent(b, rounding='up')}).")
     if rebuilt >= denom:
         text += " The guarantee does not rule reconstruction out."
     return Statement(text, dict(kappa=kappa, bound=b, denominator=denom,
@@ -120,8 +122,10 @@ def roc_uncertainty_statement(*, above: bool, within_band: bool, within_fpr_rang
                 n_members=n_members, n_nonmembers=n_nonmembers)
     for name in ("n_members", "n_nonmembers"):
         v = nums[name]
-        if isinstance(v, bool) or int(v) != v or v < 1:
-            raise InvalidParameterError(f"`{name}` must be an integer >= 1; got {v!r}.")
+        if (isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)
+                or int(v) != v or v < 1):
+            raise InvalidParameterError(f"`{name}` must be an integer >= 1 (a number of "
+                                        f"patients); got {v!r}.")
     if not above:
         return Statement("", nums)
     text = (f"The measured curve rises above the bound in places, but with only "
@@ -162,8 +166,9 @@ def epsilon_statement(epsilon: float, *, delta: float | None = None) -> Statemen
     Always states the odds factor e^ε, the only exact reading: training on one patient's X-ray
     can change an attacker's odds that the patient was in the data by a factor of at most e^ε
     (except with a small probability δ, when given and > 0), worked through for a prior of
-    1 in 10: posterior ≤ e^ε·p / (e^ε·p + 1 − p). ``numbers``: epsilon, delta, odds_factor,
-    band, prior (0.1), posterior_bound.
+    1 in 10: posterior ≤ e^ε·p / (e^ε·p + 1 − p). The factor, δ and the posterior are rounded
+    up. ``numbers``: epsilon, delta, odds_factor (inf once e^ε overflows), band, prior (0.1),
+    posterior_bound.
     """
     eps = check_real("epsilon", epsilon, low=0.0, allow_inf=True)
     d = None if delta is None else check_real("delta", delta, low=0.0, high=1.0,
@@ -173,7 +178,7 @@ def epsilon_statement(epsilon: float, *, delta: float | None = None) -> Statemen
                          "differential privacy, so nothing limits what it may reveal about a "
                          "patient.", dict(epsilon=eps, delta=d, odds_factor=math.inf,
                                           band="none"))
-    odds = math.exp(eps) if eps < 700 else math.inf
+    odds = math.exp(eps) if eps < 709.0 else math.inf
     for hi, band, words in _EPSILON_BANDS:
         if eps <= hi:
             break
@@ -181,17 +186,17 @@ def epsilon_statement(epsilon: float, *, delta: float | None = None) -> Statemen
         band, words = ("essentially no protection in the worst case",
                        "the formal bound allows an attacker almost anything; do not describe "
                        "this model as privacy-protecting without further evidence")
-    odds_text = f"{odds:,.1f}" if odds < 100 else (f"{odds:,.0f}" if odds < 1e6 else f"{odds:.1e}")
     delta_text = "" if d is None or d == 0 else (
-        f" (except with a small probability δ = {d:.0e})".replace("e-0", "e-"))
-    # A worked example at a prior of 1 in 10: odds 1:9 times e^ε, back to a probability.
+        f" (except with a small probability δ = {format_delta(d)})")
+    # A worked example at a prior of 1 in 10: odds 1:9 times e^ε, back to a probability
+    # (in log space, so a large ε gives 1 rather than inf/inf).
     prior = 0.1
-    posterior = 1.0 if math.isinf(odds) else odds * prior / (odds * prior + 1.0 - prior)
-    shown = format_percent(posterior)
+    posterior = 1.0 / (1.0 + math.exp(min(-eps + math.log(9.0), 700.0)))
+    shown = format_percent(posterior, rounding="up")
     after = ("nothing stops them from being certain" if shown == "100%" else
              f"they can think it at most {shown} likely")
     text = (f"ε = {eps:g}: {band}. Training on one patient's X-ray can change what an attacker "
-            f"believes about that patient by at most a factor of {odds_text} in the odds"
+            f"believes about that patient by at most a factor of {format_odds(eps)} in the odds"
             f"{delta_text}: if they thought it 1 in 10 likely (10%) that the patient was in the "
             f"training data, after seeing the model {after}. In practice: {words}. (These labels "
             f"are a rule of thumb, not a standard.)")
