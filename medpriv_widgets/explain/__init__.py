@@ -21,3 +21,4 @@ __all__ = ["CONCEPTS", "Statement", "epsilon_statement", "format_count", "format
            "format_percent", "membership_statement", "posterior_statement",
            "reconstruction_statement", "roc_uncertainty_statement"]
 __all__ += ["format_delta", "format_number", "format_odds", "round_count", *budget.__all__]
+from .federated import comparison_statement, leakage_statement, secure_view_statement, site_budget_statement  # noqa: F401
