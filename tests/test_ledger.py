@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import multiprocessing
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,9 +25,34 @@ from medpriv_widgets.privacy.ledger import PrivacyLedger, default_ledger_path
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _ledger_dir(tmp_path, monkeypatch):
+    """Default ledgers go to a folder of this test (conftest isolates only the caches)."""
+    monkeypatch.setenv("MEDPRIV_LEDGER_DIR", str(tmp_path / "ledgers"))
+
+
 def make(tmp_path, **kw) -> PrivacyLedger:
     args = dict(epsilon=1.0, delta=1e-5, dataset="pneumoniamnist", institution="Hospital A") | kw
-    return PrivacyLedger(tmp_path / "ledger.json", **args)
+    return PrivacyLedger(tmp_path / "ledger.sqlite", **args)
+
+
+def events(path) -> list[tuple[int, str, dict]]:
+    """The raw log, read with sqlite3 itself: (seq, kind, body)."""
+    con = sqlite3.connect(path)
+    try:
+        return [(seq, kind, json.loads(body)) for seq, kind, body in
+                con.execute("SELECT seq, kind, body FROM events ORDER BY seq")]
+    finally:
+        con.close()
+
+
+def edit(path, sql: str, *args) -> None:
+    """A hand edit with the sqlite3 tool (no checksum recomputed)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute(sql, args)
+    finally:
+        con.close()
 
 
 # ----------------------------------------------------------------------------- basics
@@ -100,7 +127,7 @@ def test_no_noise_training_cannot_be_covered(tmp_path):
 # ----------------------------------------------------------------------------- persistence
 def test_persists_across_instances_and_refuses_other_budget(tmp_path):
     make(tmp_path).spend(0.3, note="before restart")
-    again = PrivacyLedger(tmp_path / "ledger.json", epsilon=None, delta=None,
+    again = PrivacyLedger(tmp_path / "ledger.sqlite", epsilon=None, delta=None,
                           dataset="pneumoniamnist", institution="Hospital A")
     assert again.budget == (1.0, 1e-5)
     assert again.spent()[0] == pytest.approx(0.3)
@@ -116,13 +143,15 @@ def test_default_path_is_per_institution_and_dataset(tmp_path):
     b = PrivacyLedger(None, epsilon=1.0, delta=1e-5, dataset="pneumoniamnist",
                       institution="Hospital B")
     assert a.path == default_ledger_path(dataset="pneumoniamnist", institution="Hospital A")
-    assert str(a.path).startswith(os.environ["MEDPRIV_CACHE_DIR"])
+    # Ledgers live in their own folder, never under the disposable result cache.
+    assert str(a.path).startswith(os.environ["MEDPRIV_LEDGER_DIR"])
+    assert not str(a.path).startswith(os.environ["MEDPRIV_CACHE_DIR"])
     assert a.path != b.path
     a.spend(0.5, note="x")
     assert b.spent() == (0.0, 0.0)
     # A directory as path: the same layout below it.
     c = PrivacyLedger(tmp_path, epsilon=1.0, delta=1e-5, dataset="d", institution="i")
-    assert c.path == tmp_path / "i" / "d.json"
+    assert c.path == tmp_path / "i" / "d.sqlite"
 
 
 def test_reset_needs_explicit_confirmation(tmp_path):
@@ -136,8 +165,9 @@ def test_reset_needs_explicit_confirmation(tmp_path):
     assert led.locked
     led.reset(confirm=True)
     assert not led.locked and led.history == [] and led.remaining()[0] == 1.0
-    content = json.loads(led.path.read_text())["content"]
-    assert content["resets"][0]["spends"][0]["note"] == "big"  # the old record is kept
+    # The old record is kept: the log only grows.
+    assert [k for _, k, _ in events(led.path)] == ["create", "spend", "lock", "reset"]
+    assert events(led.path)[1][2]["note"] == "big"
     led.reset(confirm=True, epsilon=3.0)
     assert led.budget == (3.0, 1e-5)
 
@@ -168,40 +198,44 @@ def test_bad_spend(tmp_path):
 def test_hand_edited_file_is_detected(tmp_path):
     led = make(tmp_path)
     led.spend(0.9, note="big")
-    doc = json.loads(led.path.read_text())
-    doc["content"]["spends"][0]["epsilon"] = 0.01  # "nobody will notice"
-    led.path.write_text(json.dumps(doc))
+    edit(led.path, "UPDATE events SET body = replace(body, '\"epsilon\":0.9', '\"epsilon\":0.01') "
+                   "WHERE kind = 'spend'")  # "nobody will notice"
+    assert events(led.path)[1][2]["epsilon"] == 0.01
     with pytest.raises(LedgerCorrupt, match="checksum"):
         led.remaining()
     with pytest.raises(LedgerCorrupt):
         led.spend(0.05, note="more")
     with pytest.raises(LedgerCorrupt):
         led.check_open()
+    # A fresh reader (another notebook) sees it too.
+    with pytest.raises(LedgerCorrupt, match="checksum"):
+        PrivacyLedger(led.path, dataset="pneumoniamnist", institution="Hospital A")
 
 
 def test_truncated_file_is_detected_and_reset_recovers(tmp_path):
     led = make(tmp_path)
     led.spend(0.2, note="x")
-    raw = led.path.read_bytes()
-    led.path.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(LedgerCorrupt, match="not valid JSON"):
-        led.history
+    path = led.path
+    del led
+    gc.collect()  # closes the connection: the log is now all in the main file
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(LedgerCorrupt, match="cannot be read|holds no records|misses"):
+        PrivacyLedger(path, dataset="pneumoniamnist", institution="Hospital A")
     # Re-opening with the budget still works, so an instructor can reset.
     again = make(tmp_path)
     with pytest.raises(LedgerCorrupt):
         again.spent()
     again.reset(confirm=True)
     assert again.history == [] and not again.locked
-    assert list(tmp_path.glob("ledger.json.corrupt-*")), "the damaged file is kept aside"
+    assert list(tmp_path.glob("ledger.sqlite.corrupt-*")), "the damaged file is kept aside"
 
 
 def test_unlocking_by_hand_is_detected(tmp_path):
     led = make(tmp_path)
     with pytest.raises(BudgetExhausted):
         led.spend(2.0, note="too much")
-    doc = json.loads(led.path.read_text())
-    doc["content"]["locked"] = None
-    led.path.write_text(json.dumps(doc))
+    edit(led.path, "DELETE FROM events WHERE kind = 'lock'")
     with pytest.raises(LedgerCorrupt):
         led.check_open()
 

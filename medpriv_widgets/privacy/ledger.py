@@ -6,57 +6,47 @@ The budget is spent like money. Every spend is recorded (what, when, mechanism, 
 with :class:`~medpriv_widgets.errors.DatasetLocked`, in words, until an instructor calls
 ``ledger.reset(confirm=True)``. A kernel restart does not reset anything: the ledger lives on disk.
 
-Where: one JSON file per (institution, dataset), by default
-``results_dir()/ledgers/<institution>/<dataset>.json`` (``path=None``); ``path`` may also be a
-directory (the same layout below it) or an explicit ``.json`` file.
+Where: one file per (institution, dataset), by default
+``ledger_dir()/<institution>/<dataset>.sqlite`` (``path=None``; ``MEDPRIV_LEDGER_DIR``, else the
+user data folder — never under a cache folder that a clean-up could empty); ``path`` may also be
+a directory (the same layout below it) or an explicit file (``.sqlite``, ``.db`` or ``.json``).
 
-Composition (how spends add up):
+How spends add up: :func:`medpriv_widgets.privacy.accounting.compose_budget` (basic spends add;
+Gaussian and DP-SGD spends are composed jointly and tightly with the PRV accountant, charged the
+δ the basic spends leave). ``remaining() = budget − spent()`` (never below 0).
 
-- *Basic* spends (``spend``: Laplace, randomized response, any (ε, δ) mechanism): ε and δ add
-  (basic composition).
-- *Gaussian* spends (``spend_gaussian``: one Gaussian-mechanism answer; ``spend_dpsgd``: a
-  DP-SGD run, i.e. a Poisson-subsampled Gaussian mechanism) are composed *jointly and tightly*
-  with the PRV accountant (:func:`.accounting.compose_epsilon`). This part is charged all the δ
-  not committed by basic spends (δ_G = δ_budget − Σδ_basic), and its ε is evaluated at δ_G; the
-  total is (Σε_basic + ε_G(δ_G), δ_budget). So ten DP-SGD epochs recorded one by one cost exactly
-  what one ten-epoch run costs, and far less than ten times one epoch.
-
-``remaining() = budget − spent()`` (never below 0).
-
-On-disk safety: every change is a read-check-write transaction under a ``filelock.FileLock``
-(``<file>.lock``); the new content is written to a temporary file in the same folder, flushed,
-fsync'ed and moved over the old file with ``os.replace`` (atomic), so a process killed at any
-moment leaves either the old or the new ledger, never half of one. The file stores a sha256 of
-its canonical content; a hand-edited or truncated file raises
-:class:`~medpriv_widgets.errors.LedgerCorrupt`. (The checksum detects accidents and casual edits,
-not a determined forger, who could recompute it: it is an integrity check, not a signature.)
+The file: :class:`~.ledger_store.LedgerStore`, an append-only, hash-chained log of events
+(create, spend, lock, reset) in SQLite, so a spend appends one row instead of rewriting a file,
+a process killed at any moment loses no confirmed spend, and concurrent writers are serialised.
+Every read verifies the chain and the schema: each value has its type and sign (no negative or
+non-finite spend, no spend beyond the budget, totals that only grow), so a file that was edited
+by hand, truncated or replaced raises :class:`~medpriv_widgets.errors.LedgerCorrupt`, explicitly
+(never an ``assert``). A ledger whose file went missing is noticed (the folder registers every
+ledger it created) instead of starting over with a full budget.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import datetime as _dt
-import hashlib
-import json
 import math
 import os
 import re
-import tempfile
 import uuid
+from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 
-import filelock
-
-from .._validate import check_open_unit, check_positive, check_real
-from ..errors import (BudgetExhausted, DatasetLocked, InvalidParameterError, LedgerCorrupt,
-                      PrivacyBudgetError)
+from .._validate import check_positive, check_real
+from ..errors import (BudgetExhausted, DatasetLocked, InvalidParameterError, LedgerCorrupt)
+from ..explain.budget import (budget_corrupt_message, budget_locked_message,
+                              budget_missing_message, budget_refusal_message)
+from .ledger_store import Event, LedgerStore
 
 __all__ = ["PrivacyLedger", "default_ledger_path", "LEDGER_FORMAT"]
 
 LEDGER_FORMAT = "medpriv-privacy-ledger"
-_VERSION = 1
-_LOCK_TIMEOUT_S = 60.0
+_VERSION = 2
+_FILE_SUFFIXES = (".sqlite", ".sqlite3", ".db", ".json")
 # Float sums of e.g. ten spends of 0.1 land a hair above 1.0; this slack absorbs that rounding only.
 _REL_SLACK = 1e-9
 
@@ -65,34 +55,20 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
 
 
-def default_ledger_path(*, dataset: str, institution: str, root: str | os.PathLike | None = None) -> Path:
-    """``<root>/<institution>/<dataset>.json``; root defaults to ``results_dir()/ledgers``."""
+def default_ledger_path(*, dataset: str, institution: str,
+                        root: str | os.PathLike | None = None) -> Path:
+    """``<root>/<institution>/<dataset>.sqlite``; root defaults to :func:`~medpriv_widgets.paths.ledger_dir`."""
+    _check_text("dataset", dataset)
+    _check_text("institution", institution)
     if root is None:
-        from ..paths import results_dir
+        from ..paths import ledger_dir
 
-        root = results_dir() / "ledgers"
-    return Path(root) / _safe_name(institution) / f"{_safe_name(dataset)}.json"
+        root = ledger_dir()
+    return Path(root) / _safe_name(institution) / f"{_safe_name(dataset)}.sqlite"
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _canonical(content: dict) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
-
-
-def _digest(content: dict) -> str:
-    return hashlib.sha256(_canonical(content)).hexdigest()
-
-
-def _num(x: float) -> str:
-    """ε and δ for people: 0.3 not 0.30000000000000004; 1e-5 not 1e-05; tiny float dust is 0."""
-    if abs(x) < 1e-12:
-        return "0"
-    text = f"{x:.3g}"
-    return text.replace("e-0", "e-") if "e" in text else text
 
 
 def _check_text(name: str, value) -> str:
@@ -101,21 +77,168 @@ def _check_text(name: str, value) -> str:
     return value
 
 
+def _check_budget_delta(value) -> float:
+    from .accounting import check_delta
+
+    return check_delta(value)
+
+
+# ---------------------------------------------------------------------------- schema
+class _Bad(Exception):
+    """A record that breaks the schema (turned into LedgerCorrupt with the record's number)."""
+
+
+def _num(value, *, low: float = 0.0, high: float = math.inf, low_open: bool = False,
+         high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise _Bad(f"a number that is not a finite number ({value!r})")
+    v = float(value)
+    if v < low or (low_open and v == low) or v > high or (high_open and v == high):
+        raise _Bad(f"a number out of range ({value!r})")
+    return v
+
+
+def _int(value, *, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise _Bad(f"a count that is not a whole number >= {low} ({value!r})")
+    return int(value)
+
+
+def _str(value, *, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise _Bad(f"a text that is not text ({value!r})")
+    return value
+
+
+def _dict(value) -> dict:
+    if not isinstance(value, dict):
+        raise _Bad(f"a field that is not a record ({value!r})")
+    return value
+
+
+def _budget(value) -> tuple[float, float]:
+    from .accounting import MIN_DELTA
+
+    b = _dict(value)
+    return (_num(b.get("epsilon"), low=0.0, low_open=True),
+            _num(b.get("delta"), low=MIN_DELTA, high=0.5, high_open=True))
+
+
+@dataclass
+class _State:
+    """What the log says now (the fold of its events)."""
+
+    ledger_id: str
+    created: str
+    dataset: str
+    institution: str
+    budget: tuple[float, float]
+    spends: list[dict] = field(default_factory=list)  # since the last create/reset
+    basic_eps: list[float] = field(default_factory=list)     # of the basic spends, in order
+    basic_delta: list[float] = field(default_factory=list)
+    gaussian: dict = field(default_factory=dict)      # (σ, q) → steps of the Gaussian spends
+    locked: dict | None = None
+    n_spends: int = 0                                 # over the whole log (spend numbers)
+    last: Event | None = None
+
+
+def _fold(state: _State | None, event: Event) -> _State:
+    """Apply one event, checking its schema (raises _Bad)."""
+    b = event.body
+    if event.kind == "create":
+        if state is not None or event.seq != 1:
+            raise _Bad("a second 'create' record")
+        if b.get("format") != LEDGER_FORMAT or b.get("version") != _VERSION:
+            raise _Bad("a format this version does not read")
+        state = _State(ledger_id=_str(b.get("ledger_id")), created=_str(b.get("created")),
+                       dataset=_str(b.get("dataset")), institution=_str(b.get("institution")),
+                       budget=_budget(b.get("budget")))
+    elif state is None:
+        raise _Bad("no 'create' record first")
+    elif event.kind == "spend":
+        _check_spend(state, b)
+        state.spends.append(b)
+        state.n_spends += 1
+        if b["kind"] == "basic":
+            state.basic_eps.append(float(b["epsilon"]))
+            state.basic_delta.append(float(b["delta"]))
+        else:
+            key = (float(b["params"]["noise_multiplier"]), float(b["params"]["sample_rate"]))
+            state.gaussian[key] = state.gaussian.get(key, 0) + int(b["params"]["steps"])
+    elif event.kind == "lock":
+        if state.locked is not None:
+            raise _Bad("a lock of a dataset that was already locked")
+        _str(b.get("when")), _str(b.get("reason"), empty=True), _dict(b.get("refused"))
+        state.locked = b
+    elif event.kind == "reset":
+        _str(b.get("when"))
+        state.budget = _budget(b.get("budget"))
+        state.spends, state.locked = [], None
+        state.basic_eps, state.basic_delta, state.gaussian = [], [], {}
+    else:
+        raise _Bad(f"an unknown kind of record ({event.kind!r})")
+    state.last = event
+    return state
+
+
+def _check_spend(state: _State, s: dict) -> None:
+    from .accounting import MAX_STEPS
+
+    if state.locked is not None:
+        raise _Bad("a spend recorded after the dataset was locked")
+    if _int(s.get("seq"), low=1) != state.n_spends + 1:
+        raise _Bad("spend numbers out of order")
+    _str(s.get("id")), _str(s.get("when")), _str(s.get("note")), _str(s.get("mechanism"))
+    kind = s.get("kind")
+    eps = _num(s.get("epsilon"))
+    dlt = _num(s.get("delta"), high=1.0, high_open=True)
+    params = _dict(s.get("params"))
+    if kind == "basic":
+        if eps <= 0:
+            raise _Bad("a basic spend of ε ≤ 0")
+    elif kind == "gaussian":
+        _num(params.get("noise_multiplier"), low=0.0, low_open=True)
+        _num(params.get("sample_rate"), low=0.0, high=1.0, low_open=True)
+        if _int(params.get("steps"), low=1) > MAX_STEPS:
+            raise _Bad("a spend of more steps than any run takes")
+    else:
+        raise _Bad(f"an unknown kind of spend ({kind!r})")
+    total_e = _num(s.get("total_epsilon"))
+    total_d = _num(s.get("total_delta"), high=1.0, high_open=True)
+    eps_b, dlt_b = state.budget
+    if total_e > eps_b * (1 + _REL_SLACK) + 1e-15 or total_d > dlt_b * (1 + _REL_SLACK) + 1e-300:
+        raise _Bad("a spend beyond the budget that was not refused")
+    if state.spends:
+        before = state.spends[-1]["total_epsilon"]
+        if total_e < before * (1 - _REL_SLACK) - 1e-12:
+            raise _Bad("a total that went down")
+    else:
+        before = 0.0
+    if kind == "basic" and dlt == 0.0 and not math.isclose(total_e, before + eps, rel_tol=1e-9,
+                                                           abs_tol=1e-12):
+        raise _Bad("a total that does not add up")
+
+
+# ---------------------------------------------------------------------------- the ledger
 class PrivacyLedger:
     """The privacy budget of one dataset at one institution, kept on disk.
 
     Parameters
     ----------
     path : str, Path or None
-        The ledger's ``.json`` file; or a directory (any path not ending in ``.json``), under
-        which ``<institution>/<dataset>.json`` is used; or None for ``results_dir()/ledgers``.
+        The ledger's file (a name ending in ``.sqlite``, ``.sqlite3``, ``.db`` or ``.json``, or
+        an existing file); or a directory, under which ``<institution>/<dataset>.sqlite`` is
+        used; or None for :func:`~medpriv_widgets.paths.ledger_dir`.
     epsilon, delta : float
-        The total budget (ε > 0 finite, 0 < δ < 1). Needed to create a new ledger; for an
+        The total budget (ε > 0 finite, 1e-30 ≤ δ < 0.5). Needed to create a new ledger; for an
         existing one they must match what is stored (or be None to use the stored budget).
     dataset, institution : str
         Whose budget this is; stored in the file and used in every message.
 
-    Every method re-reads the file, so several notebooks or processes share one budget.
+    Every method re-reads the file, so several notebooks or processes share one budget. The
+    whole hash chain is verified when the ledger is opened and when ``history`` is read; other
+    calls verify what was appended since this object last looked, and that the last record it
+    saw is unchanged.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, epsilon: float | None = None,
@@ -125,29 +248,42 @@ class PrivacyLedger:
         self.institution = _check_text("institution", institution)
         eps = None if epsilon is None else check_positive(
             "epsilon", epsilon, hint="The budget ε must be a positive, finite number, e.g. 1.0.")
-        dlt = None if delta is None else check_open_unit(
-            "delta", delta, hint="Choose δ well below 1/(number of patients), e.g. 1e-5.")
+        dlt = None if delta is None else _check_budget_delta(delta)
         if path is None:
             file = default_ledger_path(dataset=dataset, institution=institution)
         else:
+            if not isinstance(path, (str, os.PathLike)):
+                raise InvalidParameterError(f"`path` must be a file or folder path (or None); "
+                                            f"got {type(path).__name__}.")
             p = Path(path).expanduser()
-            file = (default_ledger_path(dataset=dataset, institution=institution, root=p)
-                    if p.is_dir() or p.suffix.lower() != ".json" else p)
+            is_file = p.is_file() or (p.suffix.lower() in _FILE_SUFFIXES and not p.is_dir())
+            file = p if is_file else default_ledger_path(dataset=dataset,
+                                                         institution=institution, root=p)
         self.path = file
-        self._lock_path = file.with_name(file.name + ".lock")
-        file.parent.mkdir(parents=True, exist_ok=True)
+        self._store = LedgerStore(file, on_corrupt=self._corrupt)
+        self._cache: _State | None = None
+        self._store.ensure_folder()
 
-        with self._locked_file():
-            if not file.exists():
+        with self._store.births() as (born, record):
+            if not self._store.exists():
+                if born is not None:
+                    if eps is None or dlt is None:
+                        raise self._missing(born)
+                    self._budget = (eps, dlt)  # opened for an instructor's reset only
+                    return
                 if eps is None or dlt is None:
                     raise InvalidParameterError(
-                        f"There is no ledger at {file} yet; pass `epsilon` and `delta` to create "
-                        f"one (got epsilon={epsilon!r}, delta={delta!r}).")
-                self._write(self._fresh_content(eps, dlt))
-                self._budget = (eps, dlt)
+                        f"There is no ledger at {file} yet; pass `epsilon` and `delta` to "
+                        f"create one (got epsilon={epsilon!r}, delta={delta!r}).")
+                self._create(eps, dlt, record, replaces=None)
                 return
             try:
-                content = self._read()
+                state = self._state(full=True)
+                if born is None:  # a register lost or older than the file: learn it
+                    record(self._birth(state.ledger_id, state.created))
+                elif born.get("ledger_id") != state.ledger_id:
+                    raise self._corrupt(f"is not the ledger that was created there on "
+                                        f"{born.get('created')} (the file was replaced)")
             except LedgerCorrupt:
                 if eps is None or dlt is None:
                     raise
@@ -155,12 +291,12 @@ class PrivacyLedger:
                 # other method raises LedgerCorrupt.
                 self._budget = (eps, dlt)
                 return
-        if content["dataset"] != self.dataset or content["institution"] != self.institution:
+        if state.dataset != self.dataset or state.institution != self.institution:
             raise InvalidParameterError(
-                f"The ledger at {file} belongs to dataset {content['dataset']!r} at institution "
-                f"{content['institution']!r}, not dataset {self.dataset!r} at {self.institution!r}; "
+                f"The ledger at {file} belongs to dataset {state.dataset!r} at institution "
+                f"{state.institution!r}, not dataset {self.dataset!r} at {self.institution!r}; "
                 f"use another path or the matching names.")
-        stored = (content["budget"]["epsilon"], content["budget"]["delta"])
+        stored = state.budget
         if (eps is not None and eps != stored[0]) or (dlt is not None and dlt != stored[1]):
             raise InvalidParameterError(
                 f"The ledger at {file} was created with the budget epsilon={stored[0]}, "
@@ -170,195 +306,127 @@ class PrivacyLedger:
         self._budget = stored
 
     # ------------------------------------------------------------------ file plumbing
-    @contextlib.contextmanager
-    def _locked_file(self):
-        lock = filelock.FileLock(str(self._lock_path), timeout=_LOCK_TIMEOUT_S, thread_local=False)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise PrivacyBudgetError(
-                f"Another process has held the ledger lock {self._lock_path} for "
-                f"{_LOCK_TIMEOUT_S:.0f} s; wait for it to finish and try again.") from None
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def _fresh_content(self, eps: float, dlt: float) -> dict:
-        return {"format": LEDGER_FORMAT, "version": _VERSION, "dataset": self.dataset,
-                "institution": self.institution, "budget": {"epsilon": eps, "delta": dlt},
-                "created": _now(), "locked": None, "next_seq": 1, "spends": [], "resets": []}
-
     def _corrupt(self, why: str) -> LedgerCorrupt:
-        return LedgerCorrupt(
-            f"The privacy ledger {self.path} {why}. It was edited by hand or damaged, so the "
-            f"budget it records cannot be trusted and dataset {self.dataset!r} at "
-            f"{self.institution!r} stays closed. An instructor can keep the file for inspection "
-            f"and start a fresh budget with ledger.reset(confirm=True).")
+        return LedgerCorrupt(budget_corrupt_message(path=self.path, why=why, dataset=self.dataset,
+                                                    institution=self.institution))
 
-    def _read(self) -> dict:
+    def _missing(self, born: dict | None) -> LedgerCorrupt:
+        created = (born or {}).get("created") or "an earlier date"
+        return LedgerCorrupt(budget_missing_message(path=self.path, created=created,
+                                                    dataset=self.dataset,
+                                                    institution=self.institution))
+
+    def _birth(self, ledger_id: str, created: str) -> dict:
+        return {"ledger_id": ledger_id, "created": created, "dataset": self.dataset,
+                "institution": self.institution}
+
+    def _create(self, eps: float, dlt: float, record, *, replaces: str | None) -> None:
+        body = {"format": LEDGER_FORMAT, "version": _VERSION, "ledger_id": uuid.uuid4().hex,
+                "created": _now(), "dataset": self.dataset, "institution": self.institution,
+                "budget": {"epsilon": eps, "delta": dlt}, "replaces": replaces}
+        self._store.create(body)
+        record(self._birth(body["ledger_id"], body["created"]))
+        self._budget = (eps, dlt)
+        self._cache = None
+
+    def _fold_all(self, events: list[Event]) -> _State:
+        """The state after ``events``, folding only what is new since the last call."""
+        state = self._cache
+        start = 0
+        if state is not None and state.last is not None and len(events) >= state.last.seq \
+                and events[state.last.seq - 1].hash == state.last.hash:
+            start = state.last.seq
+        else:
+            state = None
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            raise self._corrupt("is missing") from None
-        try:
-            doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise self._corrupt("is not valid JSON (perhaps truncated)") from None
-        if not isinstance(doc, dict) or set(doc) != {"content", "sha256"}:
-            raise self._corrupt("does not have the ledger layout (content + sha256)")
-        content = doc["content"]
-        if not isinstance(content, dict):
-            raise self._corrupt("does not have the ledger layout")
-        try:
-            digest = _digest(content)
-        except (TypeError, ValueError):
-            raise self._corrupt("contains values a ledger never writes") from None
-        if digest != doc["sha256"]:
-            raise self._corrupt("does not match its checksum")
-        try:
-            self._check_schema(content)
-        except (KeyError, TypeError, ValueError, AssertionError):
-            raise self._corrupt("has a valid checksum but an unexpected structure") from None
+            for event in events[start:]:
+                state = _fold(state, event)
+        except _Bad as bad:
+            self._cache = None
+            raise self._corrupt(f"has a valid checksum but record {event.seq} holds {bad}") from None
+        except (KeyError, TypeError, AttributeError, ValueError):
+            self._cache = None
+            raise self._corrupt(f"has a valid checksum but record {event.seq} has an "
+                                f"unexpected structure") from None
+        self._cache = state
         # Another process (an instructor's reset) may have changed the budget.
-        self._budget = (float(content["budget"]["epsilon"]), float(content["budget"]["delta"]))
-        return content
+        self._budget = state.budget
+        return state
 
-    @staticmethod
-    def _check_schema(c: dict) -> None:
-        assert c["format"] == LEDGER_FORMAT and c["version"] == _VERSION
-        assert isinstance(c["dataset"], str) and isinstance(c["institution"], str)
-        b = c["budget"]
-        assert 0 < float(b["epsilon"]) < math.inf and 0 < float(b["delta"]) < 1
-        assert isinstance(c["spends"], list) and isinstance(c["resets"], list)
-        assert c["locked"] is None or isinstance(c["locked"], dict)
-        seqs = [s["seq"] for s in c["spends"]]
-        assert seqs == sorted(set(seqs)) and all(isinstance(s, int) for s in seqs)
-        assert isinstance(c["next_seq"], int) and (not seqs or c["next_seq"] > seqs[-1])
-        for s in c["spends"]:
-            assert s["kind"] in ("basic", "gaussian")
-            float(s["epsilon"]), float(s["delta"])
-            if s["kind"] == "gaussian":
-                p = s["params"]
-                float(p["noise_multiplier"]), float(p["sample_rate"]), int(p["steps"])
-
-    def _write(self, content: dict) -> None:
-        doc = {"content": content, "sha256": _digest(content)}
-        data = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
-        folder = self.path.parent
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+    def _state(self, *, full: bool = False) -> _State:
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)  # atomic: readers see the old or the new file
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-            dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        # Temporary files of writers killed mid-write: safe to remove while we hold the lock.
-        for stale in folder.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+            with self._store.reading(full=full) as events:
+                return self._fold_all(events)
+        except FileNotFoundError:
+            with self._store.births() as (born, _record):
+                raise self._missing(born) from None
 
     # ------------------------------------------------------------------ composition
-    def _totals(self, spends: list[dict]) -> tuple[float, float]:
-        """(ε, δ) of all spends together (see the module docstring for the rule)."""
-        basic = [s for s in spends if s["kind"] == "basic"]
-        gauss = [s for s in spends if s["kind"] == "gaussian"]
-        eps_b = math.fsum(float(s["epsilon"]) for s in basic)
-        dlt_b = math.fsum(float(s["delta"]) for s in basic)
-        if not gauss:
-            return eps_b, dlt_b
-        delta_g = self._budget[1] - dlt_b
-        if delta_g <= 0:
-            return math.inf, self._budget[1]
-        from .accounting import compose_epsilon
+    def _totals(self, state: _State, extra: dict | None = None) -> tuple[float, float]:
+        """(ε, δ) of the state's spends (and ``extra``, one more) together.
 
-        events = [(float(s["params"]["noise_multiplier"]), float(s["params"]["sample_rate"]),
-                   int(s["params"]["steps"])) for s in gauss]
-        return eps_b + compose_epsilon(events=events, delta=delta_g), self._budget[1]
+        :func:`~.accounting.compose_budget` is given the basic spends as one (Σε, Σδ) pair
+        (they add up, so that is the same composition) and the Gaussian ones merged per (σ, q),
+        so a ledger of thousands of spends is charged in microseconds.
+        """
+        from .accounting import compose_budget
+
+        eps, dlt = state.basic_eps, state.basic_delta
+        gauss = dict(state.gaussian)
+        if extra is not None and extra["kind"] == "basic":
+            eps, dlt = eps + [float(extra["epsilon"])], dlt + [float(extra["delta"])]
+        elif extra is not None:
+            key = (float(extra["params"]["noise_multiplier"]), float(extra["params"]["sample_rate"]))
+            gauss[key] = gauss.get(key, 0) + int(extra["params"]["steps"])
+        basic = [(math.fsum(eps), math.fsum(dlt))] if eps else []
+        return compose_budget(basic=basic, gaussian=[(s, q, t) for (s, q), t in gauss.items()],
+                              delta_budget=self._budget[1])
 
     def _affordable(self, total: tuple[float, float]) -> bool:
         eps_b, dlt_b = self._budget
         return (total[0] <= eps_b * (1 + _REL_SLACK) + 1e-15
                 and total[1] <= dlt_b * (1 + _REL_SLACK) + 1e-300)
 
-    # ------------------------------------------------------------------ messages
-    def _whose(self) -> str:
-        return f"the dataset {self.dataset!r} at institution {self.institution!r}"
-
-    def _locked_message(self, content: dict | None = None) -> str:
-        why = ""
-        if content and isinstance(content.get("locked"), dict) and content["locked"].get("reason"):
-            why = f" (the request {content['locked']['reason']!r} asked for more than was left)"
-        return (f"The privacy budget of {self._whose()} is used up{why}, so the dataset is "
-                f"locked: no further questions or training. An instructor can reset it with "
-                f"ledger.reset(confirm=True).")
-
-    def _refusal_message(self, record: dict, need: tuple[float, float],
-                         left: tuple[float, float]) -> str:
-        """Why a spend was refused, in words: what it would spend, what is left, what now."""
-        note = record["note"]
-        eps_budget, dlt_budget = _num(self._budget[0]), _num(self._budget[1])
-        where = (f" (dataset {self.dataset!r}, institution {self.institution!r}; whole budget "
-                 f"ε = {eps_budget}, δ = {dlt_budget})")
-        if need[0] == math.inf and record["kind"] == "gaussian" and left[1] <= 0:
-            cost = (f"The request {note!r} needs part of δ (the small chance that the guarantee "
-                    f"fails), but all of it is already used{where}")
-        elif need[0] == math.inf and record["kind"] == "basic":
-            cost = (f"The request {note!r} would spend δ = {_num(float(record['delta']))} (the "
-                    f"small chance that the guarantee fails), but the training runs already "
-                    f"recorded use all of δ{where}")
-        elif need[0] == math.inf:
-            cost = (f"The request {note!r} has no privacy guarantee at all (ε = ∞, for example "
-                    f"training without noise), so no budget can cover it{where}")
-        elif need[0] > left[0] * (1 + _REL_SLACK) + 1e-15:
-            left_text = ("nothing is left" if _num(left[0]) == "0" else
-                         f"only ε = {_num(left[0])} is left")
-            cost = (f"The request {note!r} would spend ε = {_num(need[0])} of the privacy "
-                    f"budget, but {left_text} for {self._whose()} (whole budget "
-                    f"ε = {eps_budget})")
-        else:  # ε fits; δ does not (a basic spend with δ > 0)
-            cost = (f"The request {note!r} would spend δ = {_num(need[1])} (the small chance that "
-                    f"the guarantee fails), but only δ = {_num(left[1])} is left for "
-                    f"{self._whose()} (whole budget ε = {eps_budget}, δ = {dlt_budget})")
-        return (f"{cost}. Nothing was spent. The dataset is now locked: no further questions or "
-                f"training. An instructor can reset it with ledger.reset(confirm=True).")
+    def _locked_message(self, state: _State | None = None) -> str:
+        reason = state.locked.get("reason") if state is not None and state.locked else None
+        return budget_locked_message(dataset=self.dataset, institution=self.institution,
+                                     reason=reason)
 
     # ------------------------------------------------------------------ spending
     def _spend(self, record: dict) -> dict:
-        with self._locked_file():
-            content = self._read()
-            if content["locked"] is not None:
-                raise DatasetLocked(self._locked_message(content))
-            before = self._totals(content["spends"])
-            record = dict(record, seq=content["next_seq"], id=uuid.uuid4().hex, when=_now())
-            after = self._totals(content["spends"] + [record])
-            if not self._affordable(after):
-                rem = self._remaining_from(before)
-                content["locked"] = {"when": _now(), "reason": record["note"],
-                                     "refused": {"mechanism": record["mechanism"],
-                                                 "params": record["params"]}}
-                self._write(content)
-                need = (after[0] - before[0], after[1] - before[1])
-                raise BudgetExhausted(self._refusal_message(record, need, rem))
-            if record["kind"] == "gaussian":
-                # What this spend added to the total, given everything before it.
-                record["epsilon"] = max(after[0] - before[0], 0.0)
-                record["delta"] = after[1] - before[1]
-            record["total_epsilon"], record["total_delta"] = after
-            content["spends"].append(record)
-            content["next_seq"] += 1
-            self._write(content)
-            return copy.deepcopy(record)
+        refusal = None
+        try:
+            with self._store.writing() as (events, append):
+                state = self._fold_all(events)
+                if state.locked is not None:
+                    raise DatasetLocked(self._locked_message(state))
+                before = self._totals(state)
+                record = dict(record, seq=state.n_spends + 1, id=uuid.uuid4().hex, when=_now())
+                after = self._totals(state, record)
+                if not self._affordable(after):
+                    append("lock", {"when": _now(), "reason": record["note"],
+                                    "refused": {"mechanism": record["mechanism"],
+                                                "params": record["params"]}})
+                    need = (after[0] - before[0], after[1] - before[1])
+                    refusal = BudgetExhausted(budget_refusal_message(
+                        dataset=self.dataset, institution=self.institution,
+                        note=record["note"], kind=record["kind"], need=need,
+                        left=self._remaining_from(before), budget=self._budget,
+                        request_delta=float(record["delta"])))
+                else:
+                    if record["kind"] == "gaussian":
+                        # What this spend added to the total, given everything before it.
+                        record["epsilon"] = max(after[0] - before[0], 0.0)
+                        record["delta"] = max(after[1] - before[1], 0.0)
+                    record["total_epsilon"], record["total_delta"] = after
+                    stored = append("spend", record)
+                self._fold_all(events)
+        except FileNotFoundError:
+            self._state()  # raises the missing-file error
+            raise
+        if refusal is not None:
+            raise refusal
+        return dict(stored.body)
 
     def spend(self, epsilon: float, delta: float = 0.0, *, note: str,
               mechanism: str = "laplace") -> dict:
@@ -369,6 +437,8 @@ class PrivacyLedger:
         """
         eps = check_positive("epsilon", epsilon, hint="Each release spends a positive, finite ε.")
         dlt = check_real("delta", delta, low=0.0, high=1.0, high_inclusive=False)
+        if dlt > 0:
+            dlt = _check_budget_delta(dlt)
         _check_text("note", note)
         _check_text("mechanism", mechanism)
         return self._spend({"kind": "basic", "note": note, "mechanism": mechanism,
@@ -398,7 +468,8 @@ class PrivacyLedger:
                                     steps=steps, note=note)
         return self._spend(record)
 
-    def _dpsgd_record(self, *, noise_multiplier, sample_rate, steps, note) -> dict:
+    @staticmethod
+    def _dpsgd_record(*, noise_multiplier, sample_rate, steps, note) -> dict:
         from .accounting import _check_q, _check_sigma, _check_steps
 
         params = {"noise_multiplier": _check_sigma(noise_multiplier),
@@ -411,8 +482,8 @@ class PrivacyLedger:
         """How much total ε a DP-SGD run would add now (nothing is recorded). ``inf`` for σ = 0."""
         record = self._dpsgd_record(noise_multiplier=noise_multiplier, sample_rate=sample_rate,
                                     steps=steps, note="preview")
-        spends = self._read()["spends"]
-        return self._totals(spends + [record])[0] - self._totals(spends)[0]
+        state = self._state()
+        return self._totals(state, record)[0] - self._totals(state)[0]
 
     # ------------------------------------------------------------------ reading
     def _remaining_from(self, total: tuple[float, float]) -> tuple[float, float]:
@@ -424,8 +495,8 @@ class PrivacyLedger:
         return self._budget
 
     def spent(self) -> tuple[float, float]:
-        """(ε, δ) spent so far, composed as described in the module docstring."""
-        return self._totals(self._read()["spends"])
+        """(ε, δ) spent so far (:func:`~.accounting.compose_budget`)."""
+        return self._totals(self._state())
 
     def remaining(self) -> tuple[float, float]:
         """(ε, δ) still available (budget − spent, floored at 0)."""
@@ -433,61 +504,60 @@ class PrivacyLedger:
 
     def fraction_used(self) -> float:
         """Spent ε as a fraction of the ε budget, in [0, 1] (1 once locked)."""
-        content = self._read()
-        if content["locked"] is not None:
+        state = self._state()
+        if state.locked is not None:
             return 1.0
-        return min(self._totals(content["spends"])[0] / self._budget[0], 1.0)
+        return min(self._totals(state)[0] / self._budget[0], 1.0)
 
     @property
     def locked(self) -> bool:
         """True once a spend was refused; cleared only by ``reset(confirm=True)``."""
-        return self._read()["locked"] is not None
+        return self._state().locked is not None
 
     @property
     def history(self) -> list[dict]:
-        """Every recorded spend, oldest first: seq, id, when (UTC ISO), note, mechanism, kind,
-        params, epsilon, delta (what it added), total_epsilon, total_delta (after it)."""
-        return copy.deepcopy(self._read()["spends"])
+        """Every recorded spend since the last reset, oldest first: seq, id, when (UTC ISO),
+        note, mechanism, kind, params, epsilon, delta (what it added), total_epsilon,
+        total_delta (after it)."""
+        return [dict(s, params=dict(s["params"])) for s in self._state(full=True).spends]
 
     def check_open(self) -> None:
         """Raise DatasetLocked (or LedgerCorrupt) unless queries and training may proceed."""
-        content = self._read()
-        if content["locked"] is not None:
-            raise DatasetLocked(self._locked_message(content))
+        state = self._state()
+        if state.locked is not None:
+            raise DatasetLocked(self._locked_message(state))
 
     def reset(self, *, confirm: bool = False, epsilon: float | None = None,
               delta: float | None = None) -> None:
         """Instructors only: clear spends and the lock (optionally set a new budget).
 
-        The old spends are kept in the file's ``resets`` list for the record. A corrupt file is
-        moved aside to ``<name>.corrupt-<time>`` and a fresh ledger is started.
+        The old spends stay in the file (the log only grows). A damaged, replaced or missing
+        file is moved aside to ``<name>.corrupt-<time>`` (when there is one) and a fresh ledger
+        is started that names the one it replaces.
         """
         if confirm is not True:
             raise InvalidParameterError(
                 "reset() erases the spent privacy budget and unlocks the dataset; only an "
                 "instructor should do this, by calling reset(confirm=True).")
         eps = self._budget[0] if epsilon is None else check_positive("epsilon", epsilon)
-        dlt = self._budget[1] if delta is None else check_open_unit("delta", delta)
-        with self._locked_file():
+        dlt = self._budget[1] if delta is None else _check_budget_delta(delta)
+        # Lock order everywhere: the folder's register first, then the ledger file.
+        with self._store.births() as (born, record):
             try:
-                content = self._read()
-            except LedgerCorrupt:
+                with self._store.writing() as (events, append):
+                    state = self._fold_all(events)
+                    if born is not None and born.get("ledger_id") != state.ledger_id:
+                        raise self._corrupt("was replaced")
+                    append("reset", {"when": _now(), "reason": "instructor",
+                                     "budget": {"epsilon": eps, "delta": dlt}})
+                    self._fold_all(events)
+            except (LedgerCorrupt, FileNotFoundError):
                 stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-                with contextlib.suppress(FileNotFoundError):
-                    os.replace(self.path, self.path.with_name(f"{self.path.name}.corrupt-{stamp}"))
-                content = self._fresh_content(eps, dlt)
-            else:
-                content["resets"].append({"when": _now(), "budget": content["budget"],
-                                          "locked": content["locked"],
-                                          "spends": content["spends"]})
-                content["spends"] = []
-                content["locked"] = None
-                content["budget"] = {"epsilon": eps, "delta": dlt}
-            self._write(content)
+                self._store.move_aside(stamp)
+                self._create(eps, dlt, record, replaces=(born or {}).get("ledger_id"))
         self._budget = (eps, dlt)
 
     def __repr__(self) -> str:
         return (f"PrivacyLedger({str(self.path)!r}, epsilon={self._budget[0]!r}, "
                 f"delta={self._budget[1]!r}, dataset={self.dataset!r}, "
                 f"institution={self.institution!r})")
-
