@@ -76,8 +76,7 @@ class ReconstructionLab:
         self.n_gallery = min(n_gallery, len(data))
         self._model_kind, self._trained_steps = model_kind, trained_steps
         self._failed = False
-        self.model = make_victim_model(size=data.size, kind=model_kind,
-                                       trained_steps=trained_steps, seed=seed)
+        self.model = make_victim_model(size=data.size, arch=model_kind, seed=seed)
         self.device = choose_device()
         self.job = BackgroundJob()
         self.last_frame = None
@@ -247,7 +246,8 @@ class ReconstructionLab:
         self.job.start(make, on_item=self._on_frame, on_done=self._on_done,
                        on_error=self._on_error, wait=wait)
 
-    def _on_frame(self, frame) -> None:
+    def _on_frame(self, record) -> None:
+        frame = record.partial
         self.last_frame = frame
         self.psnr_history.append((frame.iteration, frame.psnr))
         self.recon.value = to_png(_tile(frame.image))

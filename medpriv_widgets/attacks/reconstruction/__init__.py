@@ -1,32 +1,51 @@
-"""Gradient inversion: rebuild a client's X-rays from the update it shares in federated learning.
+"""Reconstruction: rebuild a hospital's X-rays from the update it shares in federated learning.
 
 Wiring in a few visible lines (the threat model reads from the signatures)::
 
-    model = make_lenet(size=64, seed=0)                       # the server's global model
-    update = client_update(model=model, images=x, labels=y,   # the hospital's side
+    model = make_victim_model(arch="lenet", size=64, seed=0)   # the server's global model
+    update = client_update(model=model, images=x, labels=y,     # the hospital's side
                            defense=Defense(clip_norm=1.0, noise_multiplier=0.01))
-    for frame in reconstruct(model=model, update=update,      # the server's side
-                             attack="inverting_gradients", score=make_scorer(x)):
-        ...                                                   # frame.image, frame.psnr
+    for p in reconstruct(model=model, update=update,            # the server's side
+                         attack="inverting_gradients", prior=population_prior(public),
+                         score=make_scorer(x)):                 # the truth: scoring only
+        frame = p.partial                                       # Frame: image, psnr, …
 
-Attacks: 'dlg' (L2 + L-BFGS) and 'inverting_gradients' (cosine + TV; L-BFGS or signed Adam).
+Honest server (it sends the model it trains; :mod:`.victim`): 'inverting_gradients' (cosine +
+TV), 'dlg' (L2) — optimisation, :mod:`.optimise` — and 'linear_head' (the last layer's gradient
+is its input; :mod:`.analytic`). Malicious server (it sends a model built to leak;
+:mod:`.imprint`): 'imprint', from one update of a whole batch, also behind secure aggregation
+(:func:`secure_aggregate`). Defenses: :mod:`.defenses`; scoring: :mod:`.metrics`.
+
+Stable entry points for other packages (federated learning builds on them):
+:class:`SharedUpdate`, :func:`client_update`, :func:`secure_aggregate`, :func:`reconstruct`,
+:func:`run_attack`, :func:`malicious_model`, :func:`make_scorer`, :func:`score_images`.
+Cached experiments over these (sweeps, trained victims) are in
+:mod:`medpriv_widgets.experiments.reconstruction`.
 """
 
-from .defenses import Defense, run_epsilon
+from .analytic import find_linear_head, linear_layer_input
+from .defenses import Defense, one_step_mu, run_epsilon
+from .imprint import DEFAULT_BINS, ImprintedModel, malicious_model
 from .labels import infer_label_counts, infer_label_single, infer_labels
-from .metrics import (PSNR_RECOGNISABLE_DB, SSIM_RECOGNISABLE, make_scorer, mse, psnr, ssim,
-                      verdict)
-from .objectives import ATTACKS, cosine_distance, l2_distance, total_variation
-from .optimise import Frame, reconstruct, resolve_attack, run_attack
-from .sweep import SweepResult, default_sigmas, reconstruction_sweep
-from .threat import SharedUpdate, check_images, client_update, select_batch
-from .victim import MODEL_KINDS, make_victim_model
+from .metrics import (PSNR_RECOGNISABLE_DB, SSIM_RECOGNISABLE, ImageScores, make_scorer, mse,
+                      psnr, score_images, share_at_least, ssim, verdict)
+from .objectives import (ATTACKS, OPTIMISATION_ATTACKS, cosine_distance, l2_distance,
+                         population_prior, total_variation)
+from .optimise import (Frame, reconstruct, resolve_attack, run_attack, suggested_iterations)
+from .sweep import (SweepResult, default_sigmas, format_sigmas, reconstruction_sweep,
+                    sweep_sigmas)
+from .threat import SharedUpdate, check_images, client_update, secure_aggregate, select_batch
+from .victim import ARCHITECTURES, MODEL_KINDS, STATES, make_victim_model
 
 __all__ = [
-    "ATTACKS", "Defense", "MODEL_KINDS", "SweepResult", "default_sigmas",
-    "make_victim_model", "reconstruction_sweep", "Frame", "PSNR_RECOGNISABLE_DB", "SSIM_RECOGNISABLE", "SharedUpdate",
-    "check_images", "client_update", "cosine_distance", "infer_label_counts",
-    "infer_label_single", "infer_labels", "l2_distance", "make_scorer", "mse", "psnr",
-    "reconstruct", "resolve_attack", "run_attack", "select_batch", "run_epsilon", "ssim", "total_variation",
-    "verdict",
+    "ARCHITECTURES", "ATTACKS", "DEFAULT_BINS", "Defense", "Frame", "ImageScores",
+    "ImprintedModel", "MODEL_KINDS", "OPTIMISATION_ATTACKS", "PSNR_RECOGNISABLE_DB",
+    "SSIM_RECOGNISABLE", "STATES", "SharedUpdate", "SweepResult", "check_images",
+    "client_update", "cosine_distance", "default_sigmas", "find_linear_head", "format_sigmas",
+    "infer_label_counts", "infer_label_single", "infer_labels", "l2_distance",
+    "linear_layer_input", "make_scorer", "make_victim_model", "malicious_model", "mse",
+    "one_step_mu", "population_prior", "psnr", "reconstruct", "reconstruction_sweep",
+    "resolve_attack", "run_attack", "run_epsilon", "score_images", "secure_aggregate",
+    "select_batch", "share_at_least", "ssim", "suggested_iterations", "sweep_sigmas",
+    "total_variation", "verdict",
 ]

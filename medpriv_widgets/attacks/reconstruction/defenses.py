@@ -16,16 +16,20 @@
   :func:`~medpriv_widgets.attacks.reconstruction.threat.client_update`).
 
 The mathematics of one step lives in :func:`privatise_gradients` (pure function on tensors).
+What one noisy update guarantees on its own is :func:`one_step_mu`; what a whole training run
+with the same σ guarantees is :func:`run_epsilon`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
-from ..._validate import check_int, check_nonnegative, check_positive, check_real
+from ..._validate import (check_choice, check_int, check_nonnegative, check_open_unit,
+                          check_positive, check_real)
 from ...errors import InvalidParameterError
 
 
@@ -76,24 +80,45 @@ class Defense:
         return ", ".join(parts) if parts else "no defense"
 
 
-def clip_and_sum(per_example: list[tuple[torch.Tensor, ...]], clip_norm: float | None
-                 ) -> tuple[torch.Tensor, ...]:
-    """Sum of per-example gradients, each scaled to L2 norm ≤ ``clip_norm`` (None: no clip)."""
-    total = [torch.zeros_like(g) for g in per_example[0]]
+def clip_factor(grads: tuple[torch.Tensor, ...], clip_norm: float | None) -> float:
+    """The factor min(1, C/‖g‖) that scales one example's gradient to L2 norm ≤ C (1 without C)."""
+    if clip_norm is None:
+        return 1.0
+    norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).item()
+    return min(1.0, clip_norm / (norm + 1e-12))
+
+
+def clip_and_sum(per_example: Iterable[tuple[torch.Tensor, ...]], clip_norm: float | None
+                 ) -> tuple[tuple[torch.Tensor, ...], int]:
+    """Sum of per-example gradients, each scaled to L2 norm ≤ ``clip_norm`` (None: no clip).
+
+    ``per_example`` may be a generator: one example's gradient is held at a time, so a batch of
+    64 through a model with millions of parameters (the imprint module) needs no more memory
+    than two gradients. Returns (sum, number of examples).
+    """
+    total: list[torch.Tensor] | None = None
+    count = 0
     for grads in per_example:
-        factor = 1.0
-        if clip_norm is not None:
-            norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).item()
-            factor = min(1.0, clip_norm / (norm + 1e-12))
+        factor = clip_factor(grads, clip_norm)
+        if total is None:
+            total = [torch.zeros_like(g) for g in grads]
         for t, g in zip(total, grads):
             t.add_(g, alpha=factor)
-    return tuple(total)
+        count += 1
+    if total is None:
+        raise InvalidParameterError("`per_example` must hold at least one example's gradient; "
+                                    "got none.")
+    return tuple(total), count
 
 
 def add_gaussian_noise(summed: tuple[torch.Tensor, ...], *, noise_multiplier: float,
                        clip_norm: float | None, generator: torch.Generator
                        ) -> tuple[torch.Tensor, ...]:
-    """Add N(0, (σ·C)²) to every entry (the Gaussian mechanism of DP-SGD)."""
+    """Add N(0, (σ·C)²) to every entry (the Gaussian mechanism of DP-SGD).
+
+    The noise is drawn on the CPU from ``generator`` and moved to each tensor's device, so the
+    same seed gives the same noise on a GPU.
+    """
     if noise_multiplier == 0:
         return summed
     std = noise_multiplier * float(clip_norm)
@@ -111,14 +136,14 @@ def topk_prune(grads: tuple[torch.Tensor, ...], fraction: float) -> tuple[torch.
     return tuple(torch.where(g.abs() >= threshold, g, torch.zeros_like(g)) for g in grads)
 
 
-def privatise_gradients(per_example: list[tuple[torch.Tensor, ...]], *, clip_norm: float | None,
-                        noise_multiplier: float, generator: torch.Generator
-                        ) -> tuple[torch.Tensor, ...]:
+def privatise_gradients(per_example: Iterable[tuple[torch.Tensor, ...]], *,
+                        clip_norm: float | None, noise_multiplier: float,
+                        generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """One DP-SGD aggregation: clip each example, sum, add noise, divide by the batch size B."""
-    summed = clip_and_sum(per_example, clip_norm)
+    summed, count = clip_and_sum(per_example, clip_norm)
     noisy = add_gaussian_noise(summed, noise_multiplier=noise_multiplier, clip_norm=clip_norm,
                                generator=generator)
-    return tuple(g / len(per_example) for g in noisy)
+    return tuple(g / count for g in noisy)
 
 
 def run_epsilon(*, noise_multiplier: float, sample_rate: float = 0.01, steps: int = 1000,
@@ -129,21 +154,35 @@ def run_epsilon(*, noise_multiplier: float, sample_rate: float = 0.01, steps: in
     would see. Uses :func:`medpriv_widgets.privacy.accounting.dpsgd_epsilon`, by default with the
     RDP accountant: a valid upper bound, a little looser than PRV near σ ≈ 1, but it answers in
     milliseconds for every σ (PRV can take minutes for the tiny σ of this lab, and a slider
-    calls this on every move). σ = 0 gives ∞; so may a σ the accountant cannot bound.
+    calls this on every move). σ = 0 (no noise) gives ∞: no guarantee at all.
+
+    Every argument is checked here and a bad one raises :class:`InvalidParameterError` (a δ
+    outside (0, 1), a sampling rate outside (0, 1], zero steps, an unknown accountant): nothing
+    is turned into ε = ∞ behind the caller's back. Tiny σ give huge but finite ε (σ = 1e-4:
+    about 5.5·10¹⁰), which is what the accountant proves, so it is what is returned.
     """
-    sigma = check_nonnegative("noise_multiplier", noise_multiplier)
+    from ...privacy.accounting import ACCOUNTANTS, dpsgd_epsilon
+
+    sigma = check_nonnegative("noise_multiplier", noise_multiplier, hint="σ = 0 means no noise.")
+    q = check_real("sample_rate", sample_rate, low=0.0, high=1.0, low_inclusive=False,
+                   hint="It is the share of the data in one step, e.g. 0.01.")
+    steps = check_int("steps", steps, low=1, hint="Count the training steps, e.g. 1000.")
+    delta = check_open_unit("delta", delta, hint="Choose δ well below 1/(number of patients), "
+                                                 "e.g. 1e-5.")
+    check_choice("accountant", accountant, ACCOUNTANTS)
     if sigma == 0:
         return math.inf
-    import warnings
+    return float(dpsgd_epsilon(noise_multiplier=sigma, sample_rate=q, steps=steps, delta=delta,
+                               accountant=accountant))
 
-    from ...privacy.accounting import dpsgd_epsilon  # lazy: written by the DP-core issue
-    try:
-        with warnings.catch_warnings():
-            # For tiny σ the PRV accountant gives up and the accountant falls back to RDP with a
-            # warning; the (looser, still valid) number is what we want to show here.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            eps = float(dpsgd_epsilon(noise_multiplier=sigma, sample_rate=sample_rate,
-                                      steps=steps, delta=delta, accountant=accountant))
-    except (ValueError, OverflowError, RuntimeError, FloatingPointError):
-        return math.inf  # the accountant refuses tiny σ: the guarantee is void
-    return eps if math.isfinite(eps) else math.inf
+
+def one_step_mu(noise_multiplier: float) -> float:
+    """μ of the Gaussian DP (Dong, Roth & Su 2022) of *one* released update: 1/σ.
+
+    The clipped sum has sensitivity C (one X-ray added or removed moves it by at most C) and the
+    noise has standard deviation σ·C, so the release is (C / σC) = 1/σ-GDP, whatever the batch,
+    the model or the attack. ``inf`` for σ = 0 (no guarantee). This is what bounds an attack on
+    one update, e.g. with :func:`medpriv_widgets.privacy.bounds.rero_bound` (``mu=``).
+    """
+    sigma = check_nonnegative("noise_multiplier", noise_multiplier, hint="σ = 0 means no noise.")
+    return math.inf if sigma == 0 else 1.0 / sigma

@@ -7,6 +7,13 @@
 
 Each distance optionally ignores the entries the client zeroed by pruning (``mask``): the
 attacker sees which entries are exactly zero and leaves them out.
+
+An *informed* adversary also knows what chest X-rays look like in general: the population's
+mean X-ray (from public data; :func:`population_prior`). The attack can start from it and be
+pulled towards it (:func:`prior_distance`). Both only use what a server can know.
+
+The analytic attacks ('linear_head', 'imprint') need no distance between gradients; they are
+listed here so that every attack has one name and one description.
 """
 
 from __future__ import annotations
@@ -50,6 +57,20 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
+def prior_distance(x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the guess (B, 1, H, W) and the prior image (1, 1, H, W)."""
+    return ((x - prior) ** 2).mean()
+
+
+def population_prior(images: torch.Tensor) -> torch.Tensor:
+    """The mean X-ray (1, 1, H, W) of public images (N, 1, H, W) in [0, 1]: what an informed
+    server can know about every patient before it sees an update."""
+    from .threat import check_images
+
+    return check_images(images, name="images").detach().to("cpu", torch.float32).mean(
+        0, keepdim=True)
+
+
 DISTANCES = {"l2": l2_distance, "cosine": cosine_distance}
 
 
@@ -63,17 +84,34 @@ class AttackRecipe:
     tv_weight: float
     lr: float
     description: str
+    title: str = ""
+    server: str = "honest"
 
 
 ATTACKS: dict[str, AttackRecipe] = {
     "dlg": AttackRecipe(
         "dlg", distance="l2", optimizer="lbfgs", tv_weight=0.0, lr=1.0,
         description="Deep Leakage from Gradients (Zhu et al. 2019): L2 gradient distance, "
-                    "L-BFGS, labels from the last layer (iDLG)."),
+                    "L-BFGS, labels from the last layer (iDLG).", title="DLG"),
     "inverting_gradients": AttackRecipe(
         "inverting_gradients", distance="cosine", optimizer="lbfgs", tv_weight=5e-5, lr=1.0,
         description="Inverting Gradients (Geiping et al. 2020): cosine gradient distance + "
-                    "total variation; L-BFGS (fast) or signed Adam (the paper's choice)."),
+                    "total variation; L-BFGS (fast) or signed Adam (the paper's choice).",
+        title="Inverting Gradients"),
+    "linear_head": AttackRecipe(
+        "linear_head", distance="features", optimizer="lbfgs", tv_weight=0.0, lr=1.0,
+        description="Analytic: the input of the model's last fully connected layer, read off "
+                    "its weight and bias gradients (exact for one X-ray; Geiping et al. 2020, "
+                    "§3), then the image that produces it (a short optimisation).",
+        title="linear-head inversion"),
+    "imprint": AttackRecipe(
+        "imprint", distance="none", optimizer="none", tv_weight=0.0, lr=1.0,
+        description="Malicious server: the model carries an imprint module whose bins separate "
+                    "the X-rays of a batch; each bin's gradients give one X-ray exactly (Fowl "
+                    "et al. 2022, 'Robbing the Fed').",
+        title="imprint (malicious server)", server="malicious"),
 }
 ATTACK_ALIASES = {"ig": "inverting_gradients", "geiping": "inverting_gradients",
-                  "idlg": "dlg"}
+                  "idlg": "dlg", "robbing_the_fed": "imprint"}
+#: Attacks that optimise an image against the update's gradients (the others are analytic).
+OPTIMISATION_ATTACKS = ("dlg", "inverting_gradients")

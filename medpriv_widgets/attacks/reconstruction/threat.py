@@ -6,6 +6,14 @@ X-rays, applies its :class:`~.defenses.Defense`, and sends back a :class:`Shared
 attack (:func:`~.optimise.reconstruct`) receives the model and that update: the signature is the
 threat model. The true images never enter the attack; scoring against them is separate
 (:func:`~.metrics.make_scorer`).
+
+A *malicious* server goes further and chooses the model it sends
+(:mod:`~.imprint`); the hospital computes its update the same way, with the same
+:func:`client_update`. Several hospitals behind secure aggregation appear to the server as one
+update over all their X-rays (:func:`secure_aggregate`).
+
+Stable entry points (the federated package builds on them): :class:`SharedUpdate`,
+:func:`client_update`, :func:`secure_aggregate`.
 """
 
 from __future__ import annotations
@@ -130,8 +138,10 @@ def client_update(*, model: nn.Module, images: torch.Tensor, labels, defense: De
     labels = _check_labels(labels, images.shape[0], num_classes)
     size = getattr(model, "size", images.shape[-1])
     if images.shape[-1] != size:
-        raise InvalidParameterError(f"`images` must be {size}×{size} px for this model; got "
-                                    f"{images.shape[-1]}×{images.shape[-2]}.")
+        raise InvalidParameterError(
+            f"`images` must be {size}×{size} px for this model; got "
+            f"{images.shape[-1]}×{images.shape[-2]}. Build the victim for {images.shape[-1]} px "
+            f"or load X-rays of {size} px.")
     dev = next(model.parameters()).device
     images, labels = images.to(dev), labels.to(dev)
     gen = torch.Generator().manual_seed(seed)
@@ -144,18 +154,16 @@ def client_update(*, model: nn.Module, images: torch.Tensor, labels, defense: De
     for _ in range(defense.local_steps):
         params = dict(zip(names, theta))
         if private:
-            # Per-example gradients (B is small): the clipping of DP-SGD needs each one.
-            per_example = []
-            for i in range(images.shape[0]):
-                out = functional_call(model, params, (images[i:i + 1],))
-                per_example.append(torch.autograd.grad(
-                    F.cross_entropy(out, labels[i:i + 1]), theta))
+            # Per-example gradients, one at a time: DP-SGD's clipping needs each one, and a
+            # generator keeps only one in memory (the imprint model has millions of weights).
+            per_example = (torch.autograd.grad(
+                F.cross_entropy(functional_call(model, params, (images[i:i + 1],)),
+                                labels[i:i + 1]), theta) for i in range(images.shape[0]))
             grads = privatise_gradients(per_example, clip_norm=defense.clip_norm,
                                         noise_multiplier=defense.noise_multiplier, generator=gen)
         else:
             out = functional_call(model, params, (images,))
-            grads = torch.autograd.grad(F.cross_entropy(out, labels),
-                                        theta)
+            grads = torch.autograd.grad(F.cross_entropy(out, labels), theta)
         theta = [(t - defense.local_lr * g).detach().requires_grad_(True)
                  for t, g in zip(theta, grads)]
         sent = [s + g.detach() for s, g in zip(sent, grads)]
@@ -166,6 +174,40 @@ def client_update(*, model: nn.Module, images: torch.Tensor, labels, defense: De
         local_lr=defense.local_lr,
         declared={"clip_norm": defense.clip_norm, "noise_multiplier": defense.noise_multiplier,
                   "topk_fraction": defense.topk_fraction})
+
+
+def secure_aggregate(updates) -> SharedUpdate:
+    """What the server sees under secure aggregation: only the combined update of several sites.
+
+    Each hospital's :class:`SharedUpdate` is a mean over its B_h X-rays; FedAvg combines them
+    weighted by B_h, and a secure-aggregation protocol (e.g. Bonawitz et al. 2017) lets the
+    server learn that weighted sum and nothing else. The result is one SharedUpdate over all
+    Σ B_h X-rays: the mean gradient of the union of the batches, exactly as if one client had
+    sent it. (The masking protocol itself is the federated package's concern; this is its
+    output.) Updates must come from the same model and protocol (shapes, local steps, lr).
+    """
+    updates = list(updates)
+    if not updates or not all(isinstance(u, SharedUpdate) for u in updates):
+        raise InvalidParameterError(
+            "`updates` must be a non-empty list of SharedUpdate (one per hospital, from "
+            f"client_update); got {[type(u).__name__ for u in updates] or 'an empty list'}.")
+    first = updates[0]
+    for u in updates[1:]:
+        if ([tuple(g.shape) for g in u.gradient] != [tuple(g.shape) for g in first.gradient]
+                or u.image_shape != first.image_shape or u.local_steps != first.local_steps
+                or u.local_lr != first.local_lr):
+            raise InvalidParameterError(
+                "`updates` must all come from the same model and protocol (same tensor shapes, "
+                "image shape, local steps and learning rate); they differ. Aggregate updates of "
+                "one federated round only.")
+    total = sum(u.num_examples for u in updates)
+    gradient = tuple(sum(u.num_examples * u.gradient[i] for u in updates) / total
+                     for i in range(len(first.gradient)))
+    declared = dict(first.declared)
+    declared["securely_aggregated_sites"] = len(updates)
+    return SharedUpdate(gradient=gradient, num_examples=total, image_shape=first.image_shape,
+                        local_steps=first.local_steps, local_lr=first.local_lr,
+                        declared=declared)
 
 
 def _num_outputs(model: nn.Module, images: torch.Tensor) -> int:
