@@ -226,6 +226,12 @@ def link(release: pd.DataFrame, public: pd.DataFrame, *, columns: Iterable[str] 
     if columns is None:
         columns = [c for c in release.columns
                    if c in public.columns and c not in (TRUTH, "name", SENSITIVE)]
+        if not columns:
+            raise InvalidParameterError(
+                "The release shares no quasi-identifier with the public source (it has "
+                f"{', '.join(c for c in release.columns if c not in (TRUTH, SENSITIVE)) or 'none'}"
+                "), so this attacker cannot join the two. Release birth date, sex, postcode or "
+                "admission date to see the attack.")
     cols = check_columns(release, columns, table_name="the release")
     missing = [c for c in cols if c not in public.columns]
     if missing:
