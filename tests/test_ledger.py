@@ -46,6 +46,29 @@ def events(path) -> list[tuple[int, str, dict]]:
         con.close()
 
 
+def forge(path, mutate) -> None:
+    """A determined forger's edit: ``mutate(body)`` changes records in place, then every
+    checksum of the chain is recomputed (so only the ledger's schema checks can object)."""
+    from medpriv_widgets.privacy.ledger_store import _chain
+
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = con.execute("SELECT seq, kind, body FROM events ORDER BY seq").fetchall()
+        con.execute("BEGIN")
+        prev = ""
+        for seq, kind, body in rows:
+            body = json.loads(body)
+            mutate(body)
+            text = json.dumps(body, sort_keys=True, separators=(",", ":"))  # NaN allowed here
+            digest = _chain(prev, seq, kind, text)
+            con.execute("UPDATE events SET body = ?, prev = ?, hash = ? WHERE seq = ?",
+                        (text, prev, digest, seq))
+            prev = digest
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
 def edit(path, sql: str, *args) -> None:
     """A hand edit with the sqlite3 tool (no checksum recomputed)."""
     con = sqlite3.connect(path, isolation_level=None)
@@ -259,7 +282,7 @@ def test_sigkill_mid_spend_loses_nothing_and_counts_nothing_twice(tmp_path):
     PrivacyLedger(path, epsilon=1000.0, delta=1e-5, dataset="d", institution="i")
     rng = random.Random(1234)
     next_index = 0
-    for _ in range(5):
+    for _ in range(20):  # the audit's 20 kill -9 runs
         proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(next_index)],
                                 stdout=subprocess.PIPE, text=True, cwd=REPO)
         confirmed = []
@@ -300,12 +323,13 @@ def _spender(path: str, name: str, queue) -> None:
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
-def test_two_processes_never_exceed_the_budget(tmp_path):
+@pytest.mark.parametrize("writers", ["AB", "ABCD"])  # 2 and the audit's 4 concurrent writers
+def test_concurrent_processes_never_exceed_the_budget(tmp_path, writers):
     path = tmp_path / "ledger.json"
     PrivacyLedger(path, epsilon=1.0, delta=1e-5, dataset="d", institution="i")
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_spender, args=(str(path), name, queue)) for name in "AB"]
+    procs = [ctx.Process(target=_spender, args=(str(path), name, queue)) for name in writers]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
@@ -313,7 +337,7 @@ def test_two_processes_never_exceed_the_budget(tmp_path):
         p.join(timeout=30)
         assert p.exitcode == 0
     led = PrivacyLedger(path, dataset="d", institution="i")
-    successful = sorted(results[0] + results[1])
+    successful = sorted(sum(results, []))
     assert sorted(r["note"] for r in led.history) == successful
     assert len(successful) == 14  # 14 × 0.07 = 0.98 ≤ 1 < 15 × 0.07
     assert led.spent()[0] == pytest.approx(0.07 * len(successful))
@@ -341,3 +365,109 @@ def test_refusal_names_delta_only_when_delta_is_the_problem(tmp_path):
                                               r"only ε = 0\.3 is left") as info:
         led.spend(0.5, note="second count")
     assert "δ" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- where and what
+def test_a_missing_file_is_noticed_not_restarted_with_a_full_budget(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.9, note="most of it")
+    path = led.path
+    del led
+    gc.collect()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    with pytest.raises(LedgerCorrupt, match="was created on .* but its file is missing") as info:
+        PrivacyLedger(path, dataset="pneumoniamnist", institution="Hospital A")
+    assert "reset(confirm=True)" in str(info.value)
+    # Passing the budget again does not quietly start over either.
+    again = make(tmp_path)
+    with pytest.raises(LedgerCorrupt, match="missing"):
+        again.spend(0.5, note="fresh start?")
+    again.reset(confirm=True)  # only an instructor's reset starts a new budget
+    assert again.spent() == (0.0, 0.0)
+    first = events(path)[0][2]
+    assert first["replaces"] and first["dataset"] == "pneumoniamnist"
+
+
+def test_a_replaced_file_is_noticed(tmp_path):
+    make(tmp_path).spend(0.9, note="most of it")
+    gc.collect()
+    other = tmp_path / "other"
+    PrivacyLedger(other / "ledger.sqlite", epsilon=1.0, delta=1e-5, dataset="pneumoniamnist",
+                  institution="Hospital A")
+    gc.collect()
+    os.replace(other / "ledger.sqlite", tmp_path / "ledger.sqlite")  # a fresh, full budget
+    with pytest.raises(LedgerCorrupt, match="file was replaced"):
+        PrivacyLedger(tmp_path / "ledger.sqlite", dataset="pneumoniamnist",
+                      institution="Hospital A")
+
+
+def test_clearing_caches_cannot_reach_ledgers(tmp_path, monkeypatch):
+    from medpriv_widgets.cache import ResultCache, ResultStore
+    from medpriv_widgets.errors import CacheError
+
+    led = PrivacyLedger(None, epsilon=1.0, delta=1e-5, dataset="d", institution="i")
+    led.spend(0.5, note="x")
+    store = ResultStore(os.environ["MEDPRIV_CACHE_DIR"])
+    for name in ("training", "ledgers", "membership"):
+        store.namespace(name).clear()
+    for bad in ("", "..", "../x", "a/b", "a\\b", ".hidden", None, 3):
+        with pytest.raises(InvalidParameterError, match="namespace"):
+            ResultCache(bad, root=tmp_path)
+    assert led.spent()[0] == pytest.approx(0.5)
+    # A cache deliberately pointed at the ledger folder is refused, not cleared.
+    monkeypatch.setenv("MEDPRIV_CACHE_DIR", str(Path(os.environ["MEDPRIV_LEDGER_DIR"]).parent))
+    with pytest.raises(CacheError, match="ledger"):
+        ResultStore(os.environ["MEDPRIV_CACHE_DIR"]).namespace("ledgers").clear()
+    assert led.spent()[0] == pytest.approx(0.5)
+
+
+def test_an_unusable_folder_says_what_is_wrong_at_once(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    start = time.monotonic()
+    with pytest.raises(PrivacyBudgetError, match="cannot be kept in") as info:
+        PrivacyLedger(blocker / "ledger.sqlite", epsilon=1.0, delta=1e-5, dataset="d",
+                      institution="i")
+    assert "another process" not in str(info.value) and "MEDPRIV_LEDGER_DIR" in str(info.value)
+    assert time.monotonic() - start < 30  # not the 60 s lock time-out
+    if os.geteuid() != 0:  # root may write anywhere
+        locked_dir = tmp_path / "read-only"
+        locked_dir.mkdir()
+        locked_dir.chmod(0o500)
+        try:
+            with pytest.raises(PrivacyBudgetError, match="permission denied"):
+                PrivacyLedger(locked_dir / "ledger.sqlite", epsilon=1.0, delta=1e-5,
+                              dataset="d", institution="i")
+        finally:
+            locked_dir.chmod(0o700)
+
+
+def test_old_json_ledgers_are_named_not_misread(tmp_path):
+    old = tmp_path / "ledger.json"
+    old.write_text(json.dumps({"content": {"format": "medpriv-privacy-ledger"}, "sha256": "x"}))
+    with pytest.raises(LedgerCorrupt, match="old JSON format"):
+        PrivacyLedger(old, dataset="pneumoniamnist", institution="Hospital A")
+
+
+def test_tampering_is_refused_without_assert_under_python_O(tmp_path):
+    path = tmp_path / "l.sqlite"
+    led = PrivacyLedger(path, epsilon=1.0, delta=1e-5, dataset="d", institution="i")
+    led.spend(0.5, note="x")
+    del led
+    gc.collect()
+    forge(path, lambda body: body.update(epsilon=-0.4, total_epsilon=0.1) if "note" in body
+          else None)
+    code = ("import sys\n"
+            "from medpriv_widgets.errors import LedgerCorrupt\n"
+            "from medpriv_widgets.privacy.ledger import PrivacyLedger\n"
+            "try:\n"
+            f"    PrivacyLedger({str(path)!r}, dataset='d', institution='i')\n"
+            "except LedgerCorrupt as exc:\n"
+            "    print('refused:', exc)\n"
+            "    sys.exit(0)\n"
+            "sys.exit(3)\n")
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "refused:" in out.stdout and "number out of range" in out.stdout
