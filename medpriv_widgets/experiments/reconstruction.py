@@ -100,6 +100,91 @@ def victim_records(*, arch: str, state: str, size: int, seed: int = 0,
     yield Progress(title, 1, 1, f"{title}: ready.", partial=freeze(load_model(result)))
 
 
+SERVERS = {"honest": "honest-but-curious server", "malicious": "malicious server"}
+
+
+def attack_records(*, images: torch.Tensor, labels, arch: str = "lenet",
+                   state: str = "untrained", server: str = "honest", defense=None,
+                   attack: str = "inverting_gradients", iterations: int = 200,
+                   restarts: int = 1, seed: int = 0, public_images: torch.Tensor | None = None,
+                   informed: bool = True, bins: int = 256, n_train: int | None = None,
+                   frame_every: int = 5, cache: ResultStore | None = None,
+                   stop: StopToken | None = None, device=None,
+                   score=None) -> Iterator[Progress]:
+    """One attack as the lab runs it: the victim of this round (trained and cached if needed),
+    the hospital's defended update on ``images``, the server's attack on it.
+
+    Records while the victim is prepared carry no ``partial``; the attack's records carry its
+    Frame; the last record is finished or ``stopped``. Settings are checked when called.
+
+    Parameters
+    ----------
+    images, labels : the hospital's batch (B, 1, H, W) in [0, 1] and its labels (B,).
+    arch, state : the honest server's model (see ``ARCHITECTURES`` and ``STATES``); behind the
+        malicious server's imprint module, the classifier it hides behind.
+    server : 'honest' (attacks 'inverting_gradients', 'dlg', 'linear_head') or 'malicious'
+        (attack 'imprint', ``bins`` imprint neurons).
+    defense : a :class:`~medpriv_widgets.attacks.reconstruction.Defense` (None: none).
+    public_images : the server's own X-rays (its prior and imprint bins); needed when
+        ``informed`` or ``server='malicious'``.
+    cache : where a trained victim is read from / stored (TrainModel's cache).
+    Others as in :func:`~medpriv_widgets.attacks.reconstruction.reconstruct`.
+    """
+    from ..attacks.reconstruction import Defense, check_images, resolve_attack
+    from ..attacks.reconstruction.victim import check_state, resolve_arch
+
+    images = check_images(images)
+    check_choice("server", server, SERVERS)
+    attack = resolve_attack(attack)
+    if (server == "malicious") != (attack == "imprint"):
+        raise InvalidParameterError(
+            f"`attack` {attack!r} does not fit a {SERVERS[server]}: the malicious server's "
+            f"model is attacked with 'imprint', an honest server's with 'inverting_gradients', "
+            f"'dlg' or 'linear_head'.")
+    check_state(resolve_arch(arch), state)
+    defense = Defense() if defense is None else defense
+    if (informed or server == "malicious") and public_images is None:
+        raise InvalidParameterError(
+            "`public_images` must be given: the informed server's prior and the malicious "
+            "server's imprint bins come from X-rays the server already has.")
+    if server == "malicious" and images.shape[0] > bins:
+        raise InvalidParameterError(
+            f"The imprint module has {bins} bins, so it separates at most {bins} X-rays; the "
+            f"batch holds {images.shape[0]}. Raise `bins` or lower the batch size.")
+    return _attack_records(images, labels, arch, state, server, defense, attack, iterations,
+                           restarts, seed, public_images, informed, bins, n_train, frame_every,
+                           cache, stop, device, score)
+
+
+def _attack_records(images, labels, arch, state, server, defense, attack, iterations, restarts,
+                    seed, public_images, informed, bins, n_train, frame_every, cache, stop,
+                    device, score) -> Iterator[Progress]:
+    from ..attacks.reconstruction import (client_update, malicious_model, population_prior,
+                                          reconstruct)
+
+    model = None
+    for rec in victim_records(arch=arch, state=state, size=int(images.shape[-1]), seed=seed,
+                              n_train=n_train, cache=cache, stop=stop, device=device):
+        if rec.stopped:
+            yield rec
+            return
+        if rec.finished:
+            model = rec.partial
+        else:
+            yield rec
+    if server == "malicious":
+        model = malicious_model(public_images=public_images, bins=bins, base=model, seed=seed)
+    update = client_update(model=model, images=images, labels=labels, defense=defense,
+                           seed=seed)
+    kwargs = dict(model=model, update=update, attack=attack, seed=seed, stop=stop, score=score)
+    if attack != "imprint":
+        kwargs.update(iterations=iterations, frame_every=frame_every, device=device,
+                      prior=population_prior(public_images) if informed else None)
+    if attack in ("inverting_gradients", "dlg"):
+        kwargs.update(restarts=restarts)
+    yield from reconstruct(**kwargs)
+
+
 def _arch(arch: str) -> str:
     from ..attacks.reconstruction.victim import resolve_arch
 
@@ -318,4 +403,5 @@ def expected_share_alone(*, batch: int, bins: int) -> float:
     return math.pow(1.0 - 1.0 / bins, batch - 1)
 
 
-__all__ = ["ReconstructionSweep", "expected_share_alone", "victim_records", "victim_stage"]
+__all__ = ["ReconstructionSweep", "SERVERS", "attack_records", "expected_share_alone",
+           "victim_records", "victim_stage"]

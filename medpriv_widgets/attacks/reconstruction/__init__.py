@@ -24,7 +24,7 @@ Cached experiments over these (sweeps, trained victims) are in
 """
 
 from .analytic import find_linear_head, linear_layer_input
-from .defenses import Defense, one_step_mu, run_epsilon
+from .defenses import Defense, one_step_mu, one_update_bound, run_epsilon
 from .imprint import DEFAULT_BINS, ImprintedModel, malicious_model
 from .labels import infer_label_counts, infer_label_single, infer_labels
 from .metrics import (PSNR_RECOGNISABLE_DB, SSIM_RECOGNISABLE, ImageScores, make_scorer, mse,
@@ -44,7 +44,7 @@ __all__ = [
     "client_update", "cosine_distance", "default_sigmas", "find_linear_head", "format_sigmas",
     "infer_label_counts", "infer_label_single", "infer_labels", "l2_distance",
     "linear_layer_input", "make_scorer", "make_victim_model", "malicious_model", "mse",
-    "one_step_mu", "population_prior", "psnr", "reconstruct", "reconstruction_sweep",
+    "one_step_mu", "one_update_bound", "population_prior", "psnr", "reconstruct", "reconstruction_sweep",
     "resolve_attack", "run_attack", "run_epsilon", "score_images", "secure_aggregate",
     "select_batch", "share_at_least", "ssim", "suggested_iterations", "sweep_sigmas",
     "total_variation", "verdict",

@@ -186,3 +186,16 @@ def one_step_mu(noise_multiplier: float) -> float:
     """
     sigma = check_nonnegative("noise_multiplier", noise_multiplier, hint="σ = 0 means no noise.")
     return math.inf if sigma == 0 else 1.0 / sigma
+
+
+def one_update_bound(*, noise_multiplier: float, kappa: float) -> float:
+    """The most an attacker can succeed in rebuilding an X-ray from ONE noisy update, given its
+    chance κ without it: Φ(Φ⁻¹(κ) + 1/σ) (ReRo under Gaussian DP, Kaissis et al. 2023, via
+    :func:`medpriv_widgets.privacy.bounds.rero_bound`). 1.0 for σ = 0 (no guarantee)."""
+    from ...privacy.bounds import rero_bound
+
+    kappa = check_open_unit("kappa", kappa, hint="It is the attacker's chance without the update, "
+                                       "e.g. 0.001.")
+    mu = one_step_mu(noise_multiplier)
+    return 1.0 if math.isinf(mu) else float(rero_bound(kappa=kappa, mu=mu))
+
