@@ -142,3 +142,12 @@ def test_bad_input_is_refused_with_a_sentence(call):
         call()
     msg = str(info.value)
     assert msg.endswith(".") and "`" in msg
+
+
+@pytest.mark.parametrize("eps,delta", [(0.0, 1e-5), (0.0, 1e-12), (1e-300, 1e-12), (1.0, 1e-5),
+                                       (700.0, 0.999999)])
+def test_matching_gdp_curve_at_the_edges(eps, delta):
+    from medpriv_widgets.privacy.bounds import gdp_delta, gdp_mu_for_epsilon_delta
+
+    mu = gdp_mu_for_epsilon_delta(epsilon=eps, delta=delta)
+    assert mu > 0 and gdp_delta(mu=mu, epsilon=eps) == pytest.approx(delta, rel=1e-3)

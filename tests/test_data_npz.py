@@ -129,3 +129,47 @@ def test_nih_sample_is_not_medmnist_format(shared_data):
         pytest.skip("nih_cxr14_sample_64.npz not present")
     with pytest.raises(SchemaError, match="missing"):
         load_npz(nih, split="train")
+
+
+def _forged(tmp_path, members: dict[str, bytes], name="forged.npz"):
+    import zipfile
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as z:
+        for member, data in members.items():
+            z.writestr(member, data)
+    return path
+
+
+def _npy(array) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array)
+    return buf.getvalue()
+
+
+def test_bad_archives_get_a_sentence_not_a_traceback(tmp_path):
+    import io
+
+    npy = tmp_path / "renamed.npz"
+    np.save(tmp_path / "x.npy", np.zeros((3, 8, 8), np.uint8))
+    (tmp_path / "x.npy").rename(npy)
+    header = io.BytesIO()  # a header that declares a 7 TB array over 4 bytes of data
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": (10**6, 10**6, 7)})
+    cases = {
+        "single array": (npy, ".npy"),
+        "zip without arrays": (_forged(tmp_path, {"readme.txt": b"hi"}, "txt.npz"), "missing"),
+        "garbage member": (_forged(tmp_path, {"train_images.npy": b"garbage",
+                                              "train_labels.npy": b"garbage"}, "g.npz"),
+                           "not a valid .npy"),
+        "huge header": (_forged(tmp_path, {"train_images.npy": header.getvalue() + b"\0" * 4,
+                                           "train_labels.npy": _npy(np.zeros((3, 1), np.uint8))},
+                                "h.npz"), "declares shape (1000000, 1000000, 7)"),
+    }
+    for kind, (path, expected) in cases.items():
+        with pytest.raises(SchemaError) as info:
+            load_npz(path, split="train")
+        assert expected in str(info.value), kind
+        assert "medpriv data fetch" in str(info.value)

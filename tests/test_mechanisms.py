@@ -158,3 +158,32 @@ def test_bad_seed_and_answers():
         M.randomized_response([0, 2, 1], epsilon=1.0, seed=0)
     with pytest.raises(InvalidParameterError, match="delta"):
         M.noisy_count([0, 1], epsilon=1.0, mechanism="gaussian")
+
+
+# ----------------------------------------------------------------------------- spread, tiny ε
+def test_repeat_spread_is_what_repeated_surveys_show():
+    # ε = 3, n = 500: repeats of one class differ only by the coin flips (±1.05 %); the
+    # standard error from the answers also counts sampling the class (±2.3 %).
+    s = M.randomized_response_survey(n=500, true_fraction=0.3, epsilon=3.0, n_repeats=20_000,
+                                     seed=0)
+    assert s.repeat_spread == pytest.approx(0.0105, abs=2e-4)
+    assert np.std(s.repeated_estimates) == pytest.approx(s.repeat_spread, rel=0.03)
+    assert s.std_error > 2 * s.repeat_spread
+    assert M.randomized_response_spread(n=500, epsilon=3.0) == s.repeat_spread
+
+
+def test_survey_lab_title_states_the_spread_it_draws():
+    from medpriv_widgets.explain import format_percent
+    from medpriv_widgets.widgets.dp_basics import RandomizedResponseLab
+
+    lab = RandomizedResponseLab(n=500, true_fraction=0.3, epsilon=3.0, n_repeats=300, seed=1)
+    s = lab.run()
+    assert f"±{format_percent(s.repeat_spread)}" in lab.fig.layout.title.text
+    assert "±1.1%" in lab.fig.layout.title.text and "±2.3%" not in lab.fig.layout.title.text
+
+
+def test_tiny_epsilon_is_estimated_or_refused_in_words():
+    est, se = M.randomized_response_estimate(np.array([1, 0, 1]), epsilon=1e-20)
+    assert math.isfinite(est) and math.isfinite(se) and se > 1e15  # honest: no information
+    with pytest.raises(InvalidParameterError, match="coin flip"):
+        M.randomized_response_estimate(np.array([1, 0, 1]), epsilon=5e-324)

@@ -12,8 +12,10 @@ Any further key ``s_<name>`` whose first dimension is N is kept as per-image met
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,49 @@ def _open(path: Path):
             f"No file at {path}. Check the path, or call load_dataset() without `path` to use the "
             "registry (MEDPRIV_DATA_DIR, the download cache, or `medpriv data fetch`).")
     try:
-        return np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise _bad(path, f"numpy cannot open it as an .npz archive ({exc})") from exc
+        npz = np.load(path, allow_pickle=False, mmap_mode=None)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
+        raise _bad(path, f"numpy cannot open it as an .npz archive ({exc})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        # np.load reads a bare .npy array (e.g. one renamed to .npz) as an ndarray
+        raise _bad(path, "it is a single array (.npy data), not an .npz archive of named arrays")
+    return npz
+
+
+#: Deflate cannot expand data more than ~1032-fold; a zip entry claiming more is lying.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _check_member(path: Path, npz, key: str) -> None:
+    """Read the .npy header of ``key`` and check what it declares before anything is allocated:
+    the array must fit in the bytes the archive holds for it (a header can declare terabytes)."""
+    names = npz.zip.namelist()
+    name = f"{key}.npy" if f"{key}.npy" in names else key
+    info = npz.zip.getinfo(name)
+    if info.compress_type == zipfile.ZIP_STORED:
+        plausible = info.file_size == info.compress_size
+    else:
+        plausible = info.file_size <= info.compress_size * _MAX_DEFLATE_RATIO + 1024
+    if not plausible:
+        raise _bad(path, f"array {key!r} claims {info.file_size:,} bytes in "
+                         f"{info.compress_size:,} stored bytes (a damaged or forged archive)")
+    try:
+        with npz.zip.open(name) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            header = fh.tell()
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _bad(path, f"array {key!r} is not a valid .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise _bad(path, f"array {key!r} holds Python objects (pickled data), which are refused "
+                         "for safety")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size - header:
+        raise _bad(path, f"array {key!r} declares shape {shape} ({declared:,} bytes) but the "
+                         f"archive holds only {max(info.file_size - header, 0):,} bytes for it")
 
 
 def read_split(path: str | os.PathLike, *, split: str = "train"
@@ -84,11 +126,11 @@ def read_split(path: str | os.PathLike, *, split: str = "train"
                              f"{split!r} ({hint})")
 
         def get(key):
+            _check_member(path, npz, key)
             try:
                 return npz[key]
-            except ValueError as exc:  # object arrays need pickle, which we refuse
-                raise _bad(path, f"array {key!r} holds Python objects (pickled data), which are "
-                                 "refused for safety") from exc
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise _bad(path, f"array {key!r} cannot be read ({exc})") from None
 
         images = get(ik)
         labels = get(lk)

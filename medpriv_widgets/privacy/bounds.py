@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import erfinv
 from scipy.stats import norm
 
 from .._validate import check_choice, check_int, check_positive, check_real
@@ -108,18 +109,33 @@ def gdp_delta(*, mu: float, epsilon) -> np.ndarray | float:
 def gdp_mu_for_epsilon_delta(*, epsilon: float, delta: float) -> float:
     """The μ whose GDP curve has exactly δ(ε) = ``delta`` — "the matching GDP curve".
 
-    Solves the conversion formula of :func:`gdp_delta` for μ (it is increasing in μ).
+    Solves the conversion formula of :func:`gdp_delta` for μ (it is increasing in μ). At
+    ε = 0 it is closed-form: δ(0) = erf(μ/(2√2)), so μ = 2√2·erfinv(δ).
     """
     eps = check_real("epsilon", epsilon, low=0.0)
     d = check_real("delta", delta, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    if eps == 0.0:
+        return float(2.0 * math.sqrt(2.0) * erfinv(d))
 
     def gap(m: float) -> float:
         return gdp_delta(mu=m, epsilon=eps) - d
 
     lo, hi = 1e-6, 1.0
-    while gap(hi) < 0:  # δ(ε) → 1 as μ → ∞, so this ends
+    while gap(lo) > 0:  # tiny ε and δ: the crossing is below 1e-6
+        lo /= 1e3
+        if lo < 1e-300:
+            return float(lo)
+    while gap(hi) < 0:  # δ(ε) → 1 as μ → ∞, but only beyond μ ≈ ε for a large ε
         hi *= 2.0
-    return float(brentq(gap, lo, hi, xtol=1e-12, rtol=1e-12))
+        if hi > _MU_MAX:
+            raise InvalidParameterError(
+                f"`epsilon` = {epsilon!r} with `delta` = {delta!r} matches no Gaussian-DP curve "
+                f"with μ ≤ {_MU_MAX:g}: such an ε promises nothing. Use a smaller ε or δ.")
+    return float(brentq(gap, lo, hi, xtol=1e-12 * lo, rtol=1e-12))
+
+
+#: Largest μ the matching-curve search tries (μ = 1e6 allows any attacker anything).
+_MU_MAX = 1e6
 
 
 def gdp_tradeoff(*, mu: float, fpr) -> np.ndarray:

@@ -29,11 +29,15 @@ __all__ = [
     "laplace_scale", "laplace_mechanism",
     "gaussian_sigma", "gaussian_delta", "gaussian_mechanism",
     "randomized_response_probability", "randomized_response", "randomized_response_estimate",
-    "randomized_response_survey", "RandomizedResponseSurvey",
+    "randomized_response_spread", "randomized_response_survey", "RandomizedResponseSurvey",
     "exact_count", "noisy_count", "NoisyCount",
     "differencing_attack", "DifferencingAttack",
     "neighbour_distributions", "NeighbourDistributions",
 ]
+
+
+#: Most respondents (or repeats) one simulated survey takes: memory grows with it.
+MAX_RESPONDENTS = 10_000_000
 
 
 # --------------------------------------------------------------------------- validation
@@ -161,13 +165,29 @@ def randomized_response_probability(*, epsilon: float) -> float:
     return float(special.expit(eps))
 
 
+def _rr_gap(eps: float) -> float:
+    """2p − 1 = tanh(ε/2): how much more often the truth is told than a lie (exact for tiny ε,
+    where 2·expit(ε) − 1 would round to 0)."""
+    gap = math.tanh(eps / 2.0)
+    if not gap > 0.0 or not math.isfinite(1.0 / gap):
+        raise InvalidParameterError(
+            f"`epsilon` must be at least 1e-300 for randomized response; got {eps!r}. With a "
+            f"smaller ε every answer is a fair coin flip, from which nothing can be estimated.")
+    return gap
+
+
 def _bool_array(name: str, values) -> np.ndarray:
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"`{name}` must be a non-empty 1-D array of 0/1 answers; "
+                                    f"got {type(values).__name__}.") from None
     if arr.ndim != 1 or arr.size == 0:
         raise InvalidParameterError(f"`{name}` must be a non-empty 1-D array of 0/1 answers; "
                                     f"got shape {arr.shape}.")
     if arr.dtype != bool:
-        if not np.isin(arr, (0, 1)).all():
+        ok = arr.dtype.kind in "iuf" and bool(np.isin(arr, (0, 1)).all())
+        if not ok:
             raise InvalidParameterError(f"`{name}` must contain only 0/1 (or True/False) values.")
         arr = arr.astype(bool)
     return arr
@@ -188,14 +208,16 @@ def randomized_response_estimate(answers, *, epsilon: float) -> tuple[float, flo
     """Unbiased estimate of the true 'yes' fraction from randomized answers, and its std error.
 
     With y the observed 'yes' fraction and p the truth probability: π̂ = (y − (1−p))/(2p − 1),
-    SE = √(y(1−y)/n)/(2p − 1). π̂ can fall outside [0, 1] for small n; it is not clipped
-    (clipping would bias it).
+    SE = √(y(1−y)/n)/(2p − 1) (the usual standard error: it treats the class as sampled from a
+    population). π̂ can fall outside [0, 1] for small n; it is not clipped (clipping would bias
+    it).
     """
     a = _bool_array("answers", answers)
-    p = randomized_response_probability(epsilon=epsilon)
+    eps = _eps(epsilon)
+    gap = _rr_gap(eps)
     y = float(a.mean())
-    est = (y - (1 - p)) / (2 * p - 1)
-    se = math.sqrt(y * (1 - y) / a.size) / (2 * p - 1)
+    est = (y - 0.5) / gap + 0.5  # = (y − (1−p))/(2p − 1), without cancelling p against ½
+    se = math.sqrt(y * (1 - y) / a.size) / gap
     return est, se
 
 
@@ -207,10 +229,26 @@ class RandomizedResponseSurvey:
     answers: np.ndarray        # (n,) bool, what they reported
     true_fraction: float       # mean of truth
     estimate: float            # unbiased estimate from answers
-    std_error: float           # its standard error (fraction units)
+    std_error: float           # its usual standard error (fraction units; see the estimate)
     repeated_estimates: np.ndarray  # (n_repeats,) estimates of independent repeats (for spread)
     truth_probability: float   # p = e^ε/(1+e^ε)
     epsilon: float
+    repeat_spread: float = math.nan  # std of the estimate over repeats of this class (fraction)
+
+
+def randomized_response_spread(*, n: int, epsilon: float) -> float:
+    """Standard deviation of the estimate over repeated surveys of one fixed class of ``n``.
+
+    Only the coin flips differ between repeats, so the number of 'yes' answers has variance
+    n·p(1−p) whatever the truth is: spread = √(p(1−p)/n)/(2p − 1) (fraction units). It is
+    what a histogram of repeated surveys shows; the standard error from the answers is larger
+    because it also counts which class was sampled. ε = 3, n = 500: ±1.05 %.
+    """
+    n = check_int("n", n, low=1, hint="The number of respondents.")
+    eps = _eps(epsilon)
+    gap = _rr_gap(eps)
+    p = float(special.expit(eps))
+    return math.sqrt(p * (1.0 - p) / n) / gap
 
 
 def randomized_response_survey(*, n: int, true_fraction: float, epsilon: float,
@@ -218,12 +256,14 @@ def randomized_response_survey(*, n: int, true_fraction: float, epsilon: float,
     """Simulate a class of ``n`` respondents answering a sensitive yes/no question privately.
 
     ``true_fraction``: share of true 'yes' (the class is built with exactly round(n·fraction)).
-    ``n_repeats`` more surveys of the same class give the spread of the estimate.
+    ``n_repeats`` more surveys of the same class give the spread of the estimate
+    (``repeat_spread`` is its exact value, :func:`randomized_response_spread`).
     """
-    n = check_int("n", n, low=1, hint="The number of respondents.")
+    n = check_int("n", n, low=1, high=MAX_RESPONDENTS, hint="The number of respondents.")
     frac = check_real("true_fraction", true_fraction, low=0.0, high=1.0)
     eps = _eps(epsilon)
-    reps = check_int("n_repeats", n_repeats, low=1)
+    gap = _rr_gap(eps)
+    reps = check_int("n_repeats", n_repeats, low=1, high=MAX_RESPONDENTS)
     rng = _rng(seed)
     k = int(round(n * frac))
     truth = np.zeros(n, dtype=bool)
@@ -235,10 +275,11 @@ def randomized_response_survey(*, n: int, true_fraction: float, epsilon: float,
     keep_yes = rng.binomial(k, p, size=reps)
     flip_no = rng.binomial(n - k, 1 - p, size=reps)
     y = (keep_yes + flip_no) / n
-    repeated = (y - (1 - p)) / (2 * p - 1)
+    repeated = (y - 0.5) / gap + 0.5
     return RandomizedResponseSurvey(truth=truth, answers=answers, true_fraction=k / n,
                                     estimate=est, std_error=se, repeated_estimates=repeated,
-                                    truth_probability=p, epsilon=eps)
+                                    truth_probability=p, epsilon=eps,
+                                    repeat_spread=randomized_response_spread(n=n, epsilon=eps))
 
 
 # --------------------------------------------------------------------------- counting queries

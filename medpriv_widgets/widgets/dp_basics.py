@@ -24,6 +24,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import MedprivError, PrivacyBudgetError
+from ..explain.numbers import format_percent
 from ..privacy import mechanisms as M
 from ..privacy.ledger import PrivacyLedger
 from ._common import MessageArea
@@ -282,8 +283,10 @@ class RandomizedResponseLab(_Lab):
             self.fig.data[0].x = s.repeated_estimates
             self.fig.data[1].update(x=[s.true_fraction] * 2, y=[0, top])
             self.fig.data[2].update(x=[s.estimate] * 2, y=[0, top])
-            self.fig.layout.title = (f"ε = {s.epsilon:.2f}, {s.answers.size} students: "
-                                     f"spread of the estimate ±{s.std_error:.0%}")
+            # The histogram shows repeats of this one class, so its spread is the coin flips'
+            # alone (repeat_spread), not the standard error from the answers (larger).
+            self.fig.layout.title = (f"ε = {s.epsilon:.2f}, {s.answers.size} students: spread of "
+                                     f"repeated surveys ±{format_percent(s.repeat_spread)}")
         return s
 
 
