@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from .._validate import check_choice, check_int
+from .inputs import check_input_layout
 
 SUPPORTED_SIZES = (28, 64, 128)
 _BLOCKS = {28: 3, 64: 4, 128: 5}
@@ -54,7 +55,8 @@ def _channels(n_blocks: int, width: int) -> list[int]:
 class SmallCNN(nn.Module):
     """Conv–GroupNorm classifier.
 
-    Input: float tensor (B, 1, size, size) in [0, 1]. Output: logits (B, num_classes).
+    Input: float tensor (B, 1, size, size) in [0, 1] (anything else is refused with a sentence,
+    :func:`~medpriv_widgets.models.inputs.check_input_layout`). Output: logits (B, num_classes).
     ``standardize=True`` maps each image to mean 0, std 1 before the first layer.
     """
 
@@ -91,6 +93,7 @@ class SmallCNN(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_layout(x, size=self.size, dtype=self.classifier.weight.dtype)
         if bool(self.standardize) and x.shape[0] > 0:  # an empty Poisson batch has no std
             # 1e-3 keeps a blank (constant) image finite; real radiographs have std ≈ 0.15
             x = (x - x.mean(dim=(1, 2, 3), keepdim=True)) / (x.std(dim=(1, 2, 3), keepdim=True) + 1e-3)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .._validate import check_choice, check_int
+from .inputs import check_input_layout
 
 LENET_SIZES = (28, 64, 128)
 
@@ -42,6 +43,7 @@ class LeNet(nn.Module):
         self.classifier = nn.Linear(width * (size // 4) ** 2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_layout(x, size=self.size, dtype=self.classifier.weight.dtype)
         return self.classifier(torch.flatten(self.features(x), 1))
 
 

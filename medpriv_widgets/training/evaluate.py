@@ -18,6 +18,7 @@ from scipy.stats import rankdata
 
 from .._validate import check_int, check_real
 from ..errors import InvalidParameterError
+from ..models.inputs import check_images
 
 
 def _as_1d(name: str, values) -> np.ndarray:
@@ -82,11 +83,43 @@ def binary_metrics(probs, labels, *, threshold: float = 0.5) -> dict:
     }
 
 
+def _check_model(model) -> torch.nn.Module:
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidParameterError(f"`model` must be a torch model (e.g. from make_model); got "
+                                    f"{type(model).__name__}.")
+    if next(iter(model.parameters()), None) is None:
+        raise InvalidParameterError("`model` must have parameters (a trained classifier); got a "
+                                    "model without any.")
+    return model
+
+
+def _check_model_images(model: torch.nn.Module, images) -> torch.Tensor:
+    """The images a model is about to score: its layout, and every pixel finite."""
+    weight = next(iter(model.parameters()))
+    size = getattr(model, "size", None)
+    if isinstance(size, int):
+        return check_images(images, size=size, dtype=weight.dtype)
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
+        raise InvalidParameterError(
+            f"`images` must be a float tensor of shape (N, channels, H, W); got "
+            f"{type(images).__name__}{' ' + str(tuple(images.shape)) if isinstance(images, torch.Tensor) else ''}.")
+    if images.numel() and not bool(torch.isfinite(images).all()):
+        raise InvalidParameterError("`images` must hold finite pixel values; got NaN or infinite "
+                                    "values. Check how the images were loaded or normalised.")
+    return images
+
+
 @torch.no_grad()
 def predict_proba(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 512,
                   device: torch.device | None = None) -> np.ndarray:
-    """P(pneumonia) for images (N, 1, S, S) in [0, 1]; returns float64 array (N,)."""
+    """P(pneumonia) for images (N, 1, S, S) in [0, 1]; returns float64 array (N,).
+
+    Images of the wrong size, dtype or channel count, or with NaN pixels, are refused with a
+    sentence (:func:`~medpriv_widgets.models.inputs.check_images`).
+    """
     check_int("batch_size", batch_size, low=1)
+    _check_model(model)
+    _check_model_images(model, images)
     if device is None:
         device = next(model.parameters()).device
     was_training = model.training
@@ -101,5 +134,10 @@ def predict_proba(model: torch.nn.Module, images: torch.Tensor, *, batch_size: i
 
 def evaluate(model: torch.nn.Module, data, *, threshold: float = 0.5, batch_size: int = 512) -> dict:
     """Metrics of ``model`` on a :class:`~medpriv_widgets.data.ChestXrayData` (see binary_metrics)."""
-    probs = predict_proba(model, data.images, batch_size=batch_size)
-    return binary_metrics(probs, data.labels.numpy(), threshold=threshold)
+    images, labels = getattr(data, "images", None), getattr(data, "labels", None)
+    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise InvalidParameterError(
+            f"`data` must be a ChestXrayData (images and labels, e.g. from load_dataset); got "
+            f"{type(data).__name__}.")
+    probs = predict_proba(model, images, batch_size=batch_size)
+    return binary_metrics(probs, labels.numpy(), threshold=threshold)
