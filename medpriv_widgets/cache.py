@@ -36,7 +36,9 @@ import torch
 
 from . import __version__
 from .errors import CacheError, InvalidParameterError
-from .paths import ledger_dir, results_dir
+from .paths import check_path, ledger_dir, results_dir
+
+__all__ = ["ResultCache", "ResultStore", "check_namespace", "config_key", "default_store"]
 
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -86,6 +88,9 @@ def _normalise(value: Any) -> Any:
 
 def config_key(config: dict, *, version: str = __version__) -> str:
     """Hex digest (16 chars) of the configuration plus the package version."""
+    if not isinstance(version, str):
+        raise InvalidParameterError(f"`version` must be a version string such as "
+                                    f"{__version__!r}; got {version!r}.")
     payload = json.dumps({"config": _normalise(config), "version": version},
                          sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -101,7 +106,7 @@ class ResultCache:
 
     def __init__(self, namespace: str, *, root: str | os.PathLike | None = None) -> None:
         self.namespace = check_namespace(namespace)
-        self.root = Path(root) if root is not None else results_dir()
+        self.root = check_path("root", root, what="a folder") if root is not None else results_dir()
         self.directory = self.root / namespace
         if _overlaps(self.directory, ledger_dir()):
             raise CacheError(
@@ -193,7 +198,7 @@ class ResultStore:
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
+        self.root = check_path("root", root, what="a folder")
 
     def namespace(self, name: str) -> ResultCache:
         """The cache of one kind of result (``name``: see :func:`check_namespace`)."""

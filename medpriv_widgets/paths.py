@@ -19,7 +19,21 @@ from pathlib import Path
 
 import pooch
 
+__all__ = ["check_path", "data_search_dir", "download_dir", "ledger_dir", "results_dir"]
+
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def check_path(name: str, value, *, what: str = "a path") -> Path:
+    """``value`` as a Path after checking it is one (str or os.PathLike, not empty)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        from .errors import InvalidParameterError
+
+        raise InvalidParameterError(f"`{name}` must be {what} (a str or pathlib.Path, not "
+                                    f"empty); got {value!r}. Pass e.g. pathlib.Path('results').")
+    return Path(value).expanduser()
 
 
 def _in_checkout() -> bool:

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from .._validate import check_choice
-from ..errors import DataUnavailableError, SchemaError
+from ..errors import DataUnavailableError, InvalidParameterError, SchemaError
+from ..paths import check_path
 from .dataset import ChestXrayData
 from .registry import SPLITS
 
@@ -36,12 +37,17 @@ def _bad(path: Path, what: str) -> SchemaError:
 
 def available_splits(path: str | os.PathLike) -> list[str]:
     """Splits whose ``{split}_images`` key is present in the file (no validation of contents)."""
-    with _open(Path(path)) as npz:
+    with _open(check_path("path", path, what="an .npz file")) as npz:
         return [s for s in SPLITS if f"{s}_images" in npz.files]
 
 
 def _open(path: Path):
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise DataUnavailableError(f"No usable file at {str(path)[:200]} ({exc.strerror}). Check "
+                                   f"the path.") from None
+    if not present:
         raise DataUnavailableError(
             f"No file at {path}. Check the path, or call load_dataset() without `path` to use the "
             "registry (MEDPRIV_DATA_DIR, the download cache, or `medpriv data fetch`).")
@@ -113,7 +119,7 @@ def read_split(path: str | os.PathLike, *, split: str = "train"
         or label values; or it holds pickled Python objects.
     """
     check_choice("split", split, SPLITS)
-    path = Path(path)
+    path = check_path("path", path, what="an .npz file")
     with _open(path) as npz:
         keys = list(npz.files)
         ik, lk = f"{split}_images", f"{split}_labels"
@@ -181,6 +187,16 @@ def to_record(images: np.ndarray, labels: np.ndarray, *, patient_ids, metadata: 
               source: str, official: bool, path: str | None, synthetic: bool = False
               ) -> ChestXrayData:
     """Wrap uint8 (N, H, W) images and 0/1 labels into a :class:`ChestXrayData` (float in [0, 1])."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3:
+        raise InvalidParameterError(
+            f"`images` must be a uint8 array (N, H, W) of grey levels 0-255; got "
+            f"{type(images).__name__} {getattr(images, 'dtype', '')} "
+            f"{getattr(images, 'shape', '')}. Read files with read_split, which checks them.")
+    labels = np.asarray(labels)
+    if labels.shape != images.shape[:1] or labels.dtype.kind not in "uib" or \
+            not np.isin(labels, (0, 1)).all():
+        raise InvalidParameterError(f"`labels` must hold one 0/1 label per image ({images.shape[0]}); "
+                                    f"got shape {labels.shape}, dtype {labels.dtype}.")
     x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0).unsqueeze(1)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64).copy())
     return ChestXrayData(images=x, labels=y, patient_ids=patient_ids, size=int(images.shape[-1]),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from .._validate import check_choice, check_real
+from ..errors import InvalidParameterError
 from .numbers import format_number
 
 __all__ = ["budget_busy_message", "budget_corrupt_message", "budget_locked_message",
@@ -19,6 +21,23 @@ __all__ = ["budget_busy_message", "budget_corrupt_message", "budget_locked_messa
 _RESET = "An instructor can reset it with ledger.reset(confirm=True)."
 #: Below this, an amount left is float dust from subtracting equal sums: nothing is left.
 _NOTHING = 1e-12
+
+
+def _texts(**values) -> None:
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise InvalidParameterError(f"`{name}` must be a text; got {value!r}. Pass the "
+                                        f"ledger's {name} as a string.")
+
+
+def _pair(name: str, value, *, allow_inf: bool = False) -> tuple[float, float]:
+    try:
+        e, d = value
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"`{name}` must be an (epsilon, delta) pair of numbers; got "
+                                    f"{value!r}.") from None
+    return (check_real(f"{name}[0]", e, low=0.0, allow_inf=allow_inf),
+            check_real(f"{name}[1]", d, low=0.0, high=1.0))
 
 
 def _whose(dataset: str, institution: str) -> str:
@@ -35,6 +54,9 @@ def _left(x: float) -> str:
 
 def budget_locked_message(*, dataset: str, institution: str, reason: str | None = None) -> str:
     """Why every query and training run is refused: the dataset is locked."""
+    _texts(dataset=dataset, institution=institution)
+    if reason is not None:
+        _texts(reason=reason)
     why = f" (the request {reason!r} asked for more than was left)" if reason else ""
     return (f"The privacy budget of {_whose(dataset, institution)} is used up{why}, so the "
             f"dataset is locked: no further questions or training. {_RESET}")
@@ -50,6 +72,11 @@ def budget_refusal_message(*, dataset: str, institution: str, note: str, kind: s
     ``left``: (ε, δ) still available; ``budget``: the whole (ε, δ) budget;
     ``request_delta``: the δ a basic request asked for.
     """
+    _texts(dataset=dataset, institution=institution, note=note)
+    kind = check_choice("kind", kind, ("basic", "gaussian"))
+    need = _pair("need", need, allow_inf=True)
+    left, budget = _pair("left", left), _pair("budget", budget)
+    request_delta = check_real("request_delta", request_delta, low=0.0, high=1.0)
     whose = _whose(dataset, institution)
     eps_budget, dlt_budget = _spent(budget[0]), _spent(budget[1])
     where = (f" (dataset {dataset!r}, institution {institution!r}; whole budget "
@@ -79,6 +106,7 @@ def budget_refusal_message(*, dataset: str, institution: str, note: str, kind: s
 
 def budget_corrupt_message(*, path, why: str, dataset: str, institution: str) -> str:
     """The ledger file cannot be trusted (damaged, edited by hand, wrong format)."""
+    _texts(why=why, dataset=dataset, institution=institution)
     return (f"The privacy ledger {path} {why}. It was edited by hand or damaged, so the "
             f"budget it records cannot be trusted and dataset {dataset!r} at {institution!r} "
             f"stays closed. An instructor can keep the file for inspection and start a fresh "
@@ -87,6 +115,7 @@ def budget_corrupt_message(*, path, why: str, dataset: str, institution: str) ->
 
 def budget_missing_message(*, path, created: str, dataset: str, institution: str) -> str:
     """The ledger file of a dataset that had one is gone."""
+    _texts(created=created, dataset=dataset, institution=institution)
     return (f"The privacy ledger {path} was created on {created} for dataset {dataset!r} at "
             f"{institution!r}, but its file is missing (deleted or moved). The budget it "
             f"recorded cannot be known, so the dataset stays closed. Put the file back from a "
@@ -95,11 +124,13 @@ def budget_missing_message(*, path, created: str, dataset: str, institution: str
 
 def budget_busy_message(*, path, seconds: float) -> str:
     """Another process has held the ledger for too long."""
+    seconds = check_real("seconds", seconds, low=0.0)
     return (f"Another process has held the privacy ledger {path} for {seconds:.0f} s; wait for "
             f"it to finish and try again.")
 
 
 def budget_unwritable_message(*, folder, reason: str) -> str:
     """The ledger's folder cannot be written: said at once, not after a time-out."""
+    _texts(reason=reason)
     return (f"The privacy ledger cannot be kept in {folder}: {reason}. Choose a folder you can "
             f"write to, with `path=` or the MEDPRIV_LEDGER_DIR environment variable.")

@@ -13,7 +13,7 @@ Float dust (0.30000000000000004, 25.000000000000004) is not a digit: a value wit
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from .._validate import check_choice, check_int, check_real
 
@@ -25,16 +25,20 @@ ROUNDINGS = ("nearest", "up", "down")
 _DUST = 1e-9
 
 
+def _scaled(x: float, power: int, rounding: str) -> int:
+    """x·10^power to a whole number in the given direction, ignoring float dust. Exact (Decimal)
+    at any magnitude, so 5e-324 or 1e300 neither overflow nor lose their digits."""
+    v = Decimal(x).scaleb(power)
+    nearest = v.to_integral_value(rounding=ROUND_HALF_UP)
+    if abs(v - nearest) <= Decimal(_DUST) * max(Decimal(1), abs(v)):
+        return int(nearest)
+    mode = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}[rounding]
+    return int(v.to_integral_value(rounding=mode))
+
+
 def _directed(y: float, rounding: str) -> int:
     """``y`` to a whole number in the given direction, ignoring float dust."""
-    nearest = math.floor(y + 0.5)
-    if abs(y - nearest) <= _DUST * max(1.0, abs(y)):
-        return int(nearest)
-    if rounding == "up":
-        return int(math.ceil(y))
-    if rounding == "down":
-        return int(math.floor(y))
-    return int(nearest)
+    return _scaled(y, 0, rounding)
 
 
 def round_count(x: float, *, rounding: str = "nearest") -> int:
@@ -65,9 +69,9 @@ def format_number(x: float, *, rounding: str = "nearest", digits: int = 3) -> st
     k = check_int("digits", digits, low=1, high=15)
     if v == 0.0:
         return "0"
-    exponent = math.floor(math.log10(abs(v)))
+    exponent = Decimal(v).copy_abs().adjusted()  # floor(log10|v|), exact for subnormals
     step = exponent - k + 1
-    mantissa = _directed(v / 10.0**step, rounding)
+    mantissa = _scaled(v, -step, rounding)
     value = Decimal(mantissa).scaleb(step).normalize()
     if value == 0:
         return "0"
@@ -103,24 +107,25 @@ def format_percent(p: float, *, rounding: str = "nearest") -> str:
         return f"{x:.0f}%"
     if x >= 99.5:
         for d in range(1, 13):
-            v = _directed(x * 10**d, rounding) / 10**d
-            if v < 100.0:
+            v = Decimal(_scaled(x, d, rounding)).scaleb(-d)
+            if v < 100:
                 return f"{v:.{d}f}%"
         return "99.999999999999%" if rounding != "up" else "100%"
-    d = max(0, 1 - math.floor(math.log10(x)))  # two significant digits
-    v = _directed(x * 10**d, rounding) / 10**d
-    text = f"{v:.{d}f}"
-    if "." in text and float(text) >= 10:  # e.g. 9.96 → '10.0' → '10'
+    d = max(0, 1 - Decimal(x).adjusted())  # two significant digits
+    v = Decimal(_scaled(x, d, rounding)).scaleb(-d)
+    text = f"{v:.{d}f}" if d <= 20 else f"{v:.1e}".replace("e-0", "e-")
+    if "." in text and "e" not in text and float(text) >= 10:  # 9.96 → '10.0' → '10'
         text = text.rstrip("0").rstrip(".")
     return f"{text}%"
 
 
-def _nice(n: float, rounding: str = "nearest") -> int:
+def _nice(n: Decimal, rounding: str = "nearest") -> int:
     """Round a positive count to two significant digits (370, 1,000, 45,000)."""
     if n < 100:
-        return max(1, _directed(n, rounding))
-    mag = 10 ** (math.floor(math.log10(n)) - 1)
-    return max(1, _directed(n / mag, rounding)) * mag
+        return max(1, _scaled(float(n), 0, rounding))
+    power = n.adjusted() - 1
+    mode = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}[rounding]
+    return max(1, int(n.scaleb(-power).to_integral_value(rounding=mode))) * 10**power
 
 
 def format_one_in(p: float, *, rounding: str = "nearest") -> str:
@@ -132,7 +137,7 @@ def format_one_in(p: float, *, rounding: str = "nearest") -> str:
     p = check_real("p", p, low=0.0, high=1.0, low_inclusive=False)
     rounding = check_choice("rounding", rounding, ROUNDINGS)
     flip = {"up": "down", "down": "up", "nearest": "nearest"}[rounding]
-    return f"1 in {_nice(1.0 / p, flip):,}"
+    return f"1 in {_nice(Decimal(1) / Decimal(p), flip):,}"
 
 
 def format_odds(log_factor: float) -> str:

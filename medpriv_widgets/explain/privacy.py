@@ -30,6 +30,20 @@ __all__ = [
 ]
 
 
+#: Smallest rate a sentence counts in people ("1 in a million million"); below it the counts
+#: would need denominators no one can picture (and floats cannot hold).
+MIN_RATE = 1e-12
+
+
+def _check_rate(name: str, value) -> float:
+    rate = check_open_unit(name, value)
+    if rate < MIN_RATE:
+        raise InvalidParameterError(
+            f"`{name}` must be at least {MIN_RATE:g} for a sentence in numbers of patients; got "
+            f"{value!r}. Describe so small a rate as 'practically never' instead.")
+    return rate
+
+
 # --------------------------------------------------------------------------- statements
 
 def membership_statement(*, tpr_bound: float, fpr: float) -> Statement:
@@ -44,7 +58,7 @@ def membership_statement(*, tpr_bound: float, fpr: float) -> Statement:
     patients who were." ``numbers``: fpr, tpr_bound, denominator (D), accused (FPR·D),
     identified (D·bound, rounded up).
     """
-    fpr = check_open_unit("fpr", fpr)
+    fpr = _check_rate("fpr", fpr)
     tpr = check_real("tpr_bound", tpr_bound, low=0.0, high=1.0)
     denom = _per_denominator(fpr)
     accused = fpr * denom
@@ -92,7 +106,7 @@ def reconstruction_statement(*, kappa: float, bound: float) -> Statement:
     :func:`~medpriv_widgets.privacy.bounds.rero_bound`), in [0, 1].
     ``numbers``: kappa, bound, denominator, baseline (κ·D), reconstructed (D·bound rounded up).
     """
-    kappa = check_open_unit("kappa", kappa)
+    kappa = _check_rate("kappa", kappa)
     b = check_real("bound", bound, low=0.0, high=1.0)
     if b < kappa - 1e-12:
         raise InvalidParameterError(

@@ -64,7 +64,7 @@ class SmallCNN(nn.Module):
                  activation: str = "relu", standardize: bool = False) -> None:
         super().__init__()
         size = check_choice("size", size, SUPPORTED_SIZES)
-        check_int("num_classes", num_classes, low=2)
+        check_int("num_classes", num_classes, low=2, high=10_000)
         check_int("width", width, low=4, high=256)
         check_choice("activation", activation, _ACTIVATIONS)
         self.size, self.num_classes, self.width, self.activation = size, num_classes, width, activation
@@ -114,4 +114,9 @@ def make_model(*, size: int = 28, seed: int = 0, num_classes: int = 2, width: in
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
+    if not isinstance(model, nn.Module):
+        from ..errors import InvalidParameterError
+
+        raise InvalidParameterError(f"`model` must be a torch model (e.g. from make_model); got "
+                                    f"{type(model).__name__}.")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -33,7 +33,7 @@ class LeNet(nn.Module):
     def __init__(self, *, size: int = 64, num_classes: int = 2, width: int = 12) -> None:
         super().__init__()
         self.size = check_choice("size", size, LENET_SIZES)
-        self.num_classes = check_int("num_classes", num_classes, low=2)
+        self.num_classes = check_int("num_classes", num_classes, low=2, high=10_000)
         self.width = check_int("width", width, low=1, high=128)
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 5, padding=2, stride=2), nn.Sigmoid(),

@@ -564,7 +564,7 @@ def gdp_mu(*, noise_multiplier: float, sample_rate: float, steps: int) -> float:
     sigma = _check_sigma(noise_multiplier)
     q = _check_q(sample_rate)
     t = _check_steps(steps)
-    if sigma == 0.0:
+    if sigma < 1e-150:  # 1/σ² overflows: no privacy to speak of
         return math.inf
     with np.errstate(over="ignore"):
         growth = float(np.expm1(1.0 / sigma**2))
@@ -614,5 +614,15 @@ def dp_accounting_epsilon(*, noise_multiplier: float, sample_rate: float, steps:
         from dp_accounting.rdp import RdpAccountant
 
         acc = RdpAccountant(orders=list(orders) if orders is not None else list(RDP_ORDERS))
-    acc.compose(event)
-    return max(float(acc.get_epsilon(d)), 0.0)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            acc.compose(event)
+            eps = float(acc.get_epsilon(d))
+    except (OverflowError, ValueError, FloatingPointError, MemoryError) as exc:
+        raise InvalidParameterError(
+            f"dp-accounting cannot compute ε for noise_multiplier={sigma!r}, sample_rate={q!r}, "
+            f"steps={t!r} ({type(exc).__name__}: {exc}); the privacy loss is too large or the "
+            f"grid too fine to represent. Use it as a cross-check in the teaching range (σ ≥ "
+            f"0.3), or dpsgd_epsilon, whose memory is bounded.") from None
+    return max(eps, 0.0) if not math.isnan(eps) else math.inf

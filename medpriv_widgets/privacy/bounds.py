@@ -42,6 +42,8 @@ __all__ = [
     "eps_delta_region",
     "rero_bound",
     "dpsgd_pld_epsilon",
+    "PLD_MAX_POINTS",
+    "PLD_MIN_NOISE_MULTIPLIER",
 ]
 
 # Resolution of the privacy-loss grid handed to dp-accounting. 1e-3 changes ε by < 0.1 % against
@@ -81,9 +83,38 @@ def _check_prob_array(name: str, values) -> tuple[np.ndarray, bool]:
     return arr, arr.ndim == 0
 
 
+#: Smallest σ whose privacy-loss distribution we discretise (below it the losses are so large
+#: that the grid step would exceed the losses themselves; such a run protects nothing).
+PLD_MIN_NOISE_MULTIPLIER = 0.01
+
+
+#: Most grid points the PLD of one run may need (memory grows with it; ~10⁴ in the lessons).
+PLD_MAX_POINTS = 2_000_000
+
+
+def _check_pld_size(sigma: float, q: float, steps: int) -> None:
+    """Refuse, before dp-accounting allocates it, a PLD whose grid would exceed PLD_MAX_POINTS.
+
+    The composed privacy loss lives (up to a tail of 1e-15) below ε(δ = 1e-15), which RDP
+    bounds from above, and above minus that; the grid covers it at :func:`_discretization`.
+    """
+    from .accounting import _rdp_epsilon
+
+    reach = _rdp_epsilon(((sigma, q, steps),), 1e-15)
+    points = 2.0 * reach / _discretization(sigma)
+    if not points <= PLD_MAX_POINTS:
+        raise InvalidParameterError(
+            f"The exact curve of a run with noise_multiplier={sigma}, sample_rate={q}, "
+            f"steps={steps} would need a grid of about {points:,.0f} points (more than "
+            f"{PLD_MAX_POINTS:,}). Use method='gdp' (the central-limit curve) for so many steps "
+            f"or so little noise.")
+
+
 def _check_dpsgd(noise_multiplier, sample_rate, steps) -> tuple[float, float, int]:
-    sigma = check_positive("noise_multiplier", noise_multiplier,
-                           hint="σ = 0 means no privacy at all (the attacker bound is TPR = 1).")
+    sigma = check_real("noise_multiplier", noise_multiplier, low=PLD_MIN_NOISE_MULTIPLIER,
+                       hint=f"σ = 0 means no privacy at all (the attacker bound is TPR = 1); "
+                            f"below {PLD_MIN_NOISE_MULTIPLIER} the curve is TPR ≈ 1 as well: use "
+                            f"method='gdp' or eps_delta_region for it.")
     q = check_real("sample_rate", sample_rate, low=0.0, high=1.0, low_inclusive=False)
     t = check_int("steps", steps, low=1)
     return sigma, q, t
@@ -97,9 +128,13 @@ def gdp_delta(*, mu: float, epsilon) -> np.ndarray | float:
     ``epsilon``: scalar or array (≥ 0). Returns the same shape.
     """
     mu = check_positive("mu", mu)
-    eps = np.asarray(epsilon, dtype=float)
-    if np.isnan(eps).any() or (eps < 0).any():
-        raise InvalidParameterError(f"`epsilon` must be >= 0; got {epsilon!r}.")
+    try:
+        eps = np.asarray(epsilon, dtype=float)
+    except (TypeError, ValueError):
+        eps = None
+    if eps is None or eps.size == 0 or np.isnan(eps).any() or (eps < 0).any():
+        raise InvalidParameterError(f"`epsilon` must be a number or an array of numbers >= 0; "
+                                    f"got {epsilon!r}.")
     # Written with log-CDFs so e^ε·Φ(·) does not overflow for large ε.
     out = norm.cdf(-eps / mu + mu / 2) - np.exp(eps + norm.logcdf(-eps / mu - mu / 2))
     out = np.clip(out, 0.0, 1.0)
@@ -225,6 +260,7 @@ def dpsgd_pld_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int
     """
     sigma, q, t = _check_dpsgd(noise_multiplier, sample_rate, steps)
     d = check_real("delta", delta, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    _check_pld_size(sigma, q, t)
     return float(_dpsgd_pld(sigma, q, t, _discretization(sigma)).get_epsilon_for_delta(d))
 
 
@@ -255,6 +291,7 @@ def tradeoff_curve(*, noise_multiplier: float, sample_rate: float, steps: int, f
     if method == "gdp":
         tpr = norm.cdf(norm.ppf(alpha) + gdp_mu(noise_multiplier=sigma, sample_rate=q, steps=t))
     else:
+        _check_pld_size(sigma, q, t)
         eps, delta = _dpsgd_delta_curve(sigma, q, t, _discretization(sigma))
         tpr = _envelope(alpha.ravel(), eps, delta).reshape(alpha.shape)
     return float(tpr) if scalar else tpr

@@ -28,6 +28,7 @@ ledger it created) instead of starting over with a full budget.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import math
 import os
 import re
@@ -52,19 +53,23 @@ _REL_SLACK = 1e-9
 
 
 def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+    """A file-name-safe form of a dataset or institution name; long names are shortened and
+    given a digest of the full name, so two long names never share a ledger."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+    if len(name) > 80:
+        name = f"{name[:60]}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    return name
 
 
 def default_ledger_path(*, dataset: str, institution: str,
                         root: str | os.PathLike | None = None) -> Path:
     """``<root>/<institution>/<dataset>.sqlite``; root defaults to :func:`~medpriv_widgets.paths.ledger_dir`."""
+    from ..paths import check_path, ledger_dir
+
     _check_text("dataset", dataset)
     _check_text("institution", institution)
-    if root is None:
-        from ..paths import ledger_dir
-
-        root = ledger_dir()
-    return Path(root) / _safe_name(institution) / f"{_safe_name(dataset)}.sqlite"
+    root = ledger_dir() if root is None else check_path("root", root, what="a folder")
+    return root / _safe_name(institution) / f"{_safe_name(dataset)}.sqlite"
 
 
 def _now() -> str:
@@ -252,10 +257,9 @@ class PrivacyLedger:
         if path is None:
             file = default_ledger_path(dataset=dataset, institution=institution)
         else:
-            if not isinstance(path, (str, os.PathLike)):
-                raise InvalidParameterError(f"`path` must be a file or folder path (or None); "
-                                            f"got {type(path).__name__}.")
-            p = Path(path).expanduser()
+            from ..paths import check_path
+
+            p = check_path("path", path, what="a ledger file or a folder (or None)")
             is_file = p.is_file() or (p.suffix.lower() in _FILE_SUFFIXES and not p.is_dir())
             file = p if is_file else default_ledger_path(dataset=dataset,
                                                          institution=institution, root=p)

@@ -73,7 +73,14 @@ class LedgerStore:
     """
 
     def __init__(self, path: Path, *, on_corrupt) -> None:
-        self.path = Path(path)
+        from ..paths import check_path
+
+        if not callable(on_corrupt):
+            from ..errors import InvalidParameterError
+
+            raise InvalidParameterError(f"`on_corrupt` must be a function (why) -> Exception; "
+                                        f"got {on_corrupt!r}.")
+        self.path = check_path("path", path, what="a ledger file")
         self.register = self.path.parent / REGISTER_NAME
         self._on_corrupt = on_corrupt
         self._parsed: dict[str, dict] = {}  # row hash → parsed body (rows never change)

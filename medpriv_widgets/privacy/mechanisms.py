@@ -41,10 +41,20 @@ MAX_RESPONDENTS = 10_000_000
 
 
 # --------------------------------------------------------------------------- validation
+#: Smallest ε accepted: noise of scale Δ/ε must stay a finite floating-point number.
+MIN_EPSILON = 1e-300
+
+
 def _eps(value) -> float:
-    return check_real("epsilon", value, low=0.0, low_inclusive=False,
-                      hint="ε must be a positive, finite number; smaller ε means more noise "
-                           "and stronger privacy.")
+    eps = check_real("epsilon", value, low=0.0, low_inclusive=False,
+                     hint="ε must be a positive, finite number; smaller ε means more noise "
+                          "and stronger privacy.")
+    if eps < MIN_EPSILON:
+        raise InvalidParameterError(
+            f"`epsilon` must be at least {MIN_EPSILON:g}; got {value!r}. Smaller ε asks for more "
+            f"noise than a floating-point number can hold; any ε below 1e-3 already hides "
+            f"everything.")
+    return eps
 
 
 def _delta(value) -> float:
@@ -284,7 +294,11 @@ def randomized_response_survey(*, n: int, true_fraction: float, epsilon: float,
 
 # --------------------------------------------------------------------------- counting queries
 def _labels(labels) -> np.ndarray:
-    arr = np.asarray(labels)
+    try:
+        arr = np.asarray(labels)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"`labels` must be a 1-D array (one label per patient); got "
+                                    f"{type(labels).__name__} that is not one.") from None
     if arr.ndim != 1:
         raise InvalidParameterError(f"`labels` must be a 1-D array (one label per patient); "
                                     f"got shape {arr.shape}.")

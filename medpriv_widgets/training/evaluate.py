@@ -21,10 +21,17 @@ from ..errors import InvalidParameterError
 from ..models.inputs import check_images
 
 
-def _as_1d(name: str, values) -> np.ndarray:
-    arr = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    if arr.ndim != 1:
-        raise InvalidParameterError(f"`{name}` must be one-dimensional; got shape {arr.shape}.")
+def _as_1d(name: str, values, *, numbers: bool = True) -> np.ndarray:
+    try:
+        arr = (values.detach().cpu().numpy() if isinstance(values, torch.Tensor)
+               else np.asarray(values))
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != 1:
+        raise InvalidParameterError(f"`{name}` must be a one-dimensional array; got "
+                                    f"{getattr(arr, 'shape', type(values).__name__)}.")
+    if numbers and arr.dtype.kind not in "biuf":
+        raise InvalidParameterError(f"`{name}` must hold numbers; got dtype {arr.dtype}.")
     return arr
 
 
