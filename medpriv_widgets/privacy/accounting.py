@@ -345,9 +345,13 @@ def _bounded_prv(history: History, delta: float) -> float:
     return min(_prv_epsilon(history, delta, err), rdp)
 
 
+#: Below this noise multiplier σ² underflows: the privacy loss is beyond floating point (∞).
+_SIGMA_NO_PRIVACY = 1e-150
+
+
 def _epsilon(history: History, delta: float, accountant: str) -> float:
-    if any(s == 0.0 for s, _, _ in history):
-        return math.inf  # no noise: no privacy at all
+    if any(s < _SIGMA_NO_PRIVACY for s, _, _ in history):
+        return math.inf  # no noise (or too little for floating point): no privacy at all
     if accountant == "rdp" or any(s < PRV_MIN_NOISE_MULTIPLIER for s, _, _ in history):
         return _rdp_epsilon(history, delta)
     return _bounded_prv(history, delta)
