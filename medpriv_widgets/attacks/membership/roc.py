@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta, rankdata
 
 from ..._validate import check_open_unit
 from ...errors import InvalidParameterError
+from ...stats import clopper_pearson, clopper_pearson_arrays, rank_auc
 
 
 @dataclass(frozen=True)
@@ -96,27 +96,7 @@ def roc_curve(*, scores, is_member) -> RocCurve:
 def roc_auc(*, scores, is_member) -> float:
     """Area under the ROC = P(score of a random member > that of a random non-member), ties ½."""
     s, m = _check_scores(scores, is_member)
-    ranks = rankdata(s)
-    n_pos, n_neg = m.sum(), (~m).sum()
-    return float((ranks[m].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def clopper_pearson(*, successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial interval for a proportion (Clopper & Pearson 1934).
-
-    Returns (low, high) with P(low ≤ p ≤ high) ≥ ``confidence``; low = 0 when successes = 0 and
-    high = 1 when successes = trials.
-    """
-    if isinstance(trials, bool) or int(trials) != trials or trials < 1:
-        raise InvalidParameterError(f"`trials` must be an integer >= 1; got {trials!r}.")
-    if isinstance(successes, bool) or int(successes) != successes or not 0 <= successes <= trials:
-        raise InvalidParameterError(f"`successes` must be an integer in [0, trials={trials}]; got {successes!r}.")
-    conf = check_open_unit("confidence", confidence)
-    a = (1.0 - conf) / 2.0
-    k, n = int(successes), int(trials)
-    low = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    high = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
-    return low, high
+    return rank_auc(s, m)
 
 
 def tpr_at_fpr(*, scores, is_member, fpr: float, confidence: float = 0.95) -> OperatingPoint:
@@ -139,15 +119,6 @@ def tpr_at_fpr(*, scores, is_member, fpr: float, confidence: float = 0.95) -> Op
                           tpr_low=low, tpr_high=high, threshold=float(curve.thresholds[best]),
                           true_positives=tp, false_positives=fp, n_members=n_pos,
                           n_nonmembers=n_neg, confidence=confidence, fpr_high=fpr_high)
-
-
-def _cp_arrays(k: np.ndarray, n: int, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised :func:`clopper_pearson` for integer counts ``k`` out of ``n``."""
-    a = (1.0 - confidence) / 2.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(k == 0, 0.0, beta.ppf(a, np.maximum(k, 1), n - k + 1))
-        high = np.where(k == n, 1.0, beta.ppf(1 - a, k + 1, np.maximum(n - k, 1)))
-    return low.astype(float), high.astype(float)
 
 
 def _counts(rates: np.ndarray, n: int, name: str) -> np.ndarray:
@@ -196,14 +167,14 @@ def roc_band(*, curve: RocCurve, n_members: int, n_nonmembers: int | None = None
     n = int(n_members)
     conf = check_open_unit("confidence", confidence)
     fpr, tpr = np.asarray(curve.fpr, dtype=float), np.asarray(curve.tpr, dtype=float)
-    low, high = _cp_arrays(_counts(tpr, n, "n_members"), n, conf)
+    low, high = clopper_pearson_arrays(_counts(tpr, n, "n_members"), n, conf)
     fpr_high = m = None
     if n_nonmembers is not None:
         if isinstance(n_nonmembers, bool) or int(n_nonmembers) != n_nonmembers or n_nonmembers < 1:
             raise InvalidParameterError(
                 f"`n_nonmembers` must be an integer >= 1 or None; got {n_nonmembers!r}.")
         m = int(n_nonmembers)
-        fpr_high = _cp_arrays(_counts(fpr, m, "n_nonmembers"), m, conf)[1]
+        fpr_high = clopper_pearson_arrays(_counts(fpr, m, "n_nonmembers"), m, conf)[1]
     return RocBand(fpr=fpr.copy(), tpr=tpr.copy(), tpr_low=low, tpr_high=high, n_members=n,
                    confidence=conf, fpr_high=fpr_high, n_nonmembers=m)
 
