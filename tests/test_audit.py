@@ -9,13 +9,13 @@ import pytest
 from scipy.stats import binom
 
 from medpriv_widgets.errors import InvalidParameterError
-from medpriv_widgets.privacy.audit import (
-    canary_audit,
-    epsilon_lower_bound,
-    make_canaries,
-    one_run_audit,
-    one_run_p_value,
-)
+from medpriv_widgets.experiments.audit import CanaryAudit, make_canaries
+from medpriv_widgets.privacy.audit import epsilon_lower_bound, one_run_audit, one_run_p_value
+
+
+def canary_audit(**settings):
+    """Run one audit without a cache (each test's numbers come from a fresh training run)."""
+    return CanaryAudit(**settings).result(cache=None)
 
 
 # --------------------------------------------------------------------------- from TPR / FPR

@@ -8,31 +8,28 @@ code that implements it — would be wrong. Three tools:
   confidence intervals (``ε̂ = ln((TPR − δ)/FPR)`` and its mirror image).
 * :func:`one_run_audit` — Steinke, Nasr & Jagielski (NeurIPS 2023): m canaries, each included
   with probability ½, r guesses, v correct; one training run suffices.
-* :func:`canary_audit` — that audit end to end: insert random-pattern canaries, train a small
-  model with DP-SGD (Opacus, Poisson sampling), score canaries by loss, guess, bound.
+The audit run end to end (canaries inserted, a model trained with DP-SGD, guesses scored) is an
+experiment: :class:`medpriv_widgets.experiments.audit.CanaryAudit`. This module keeps only the
+statistics.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta as beta_dist
 from scipy.stats import binom
 
 from .._validate import check_choice, check_int, check_open_unit, check_real
 from ..errors import InvalidParameterError
+from ..stats import clopper_pearson
 
 __all__ = [
     "EpsilonLowerBound",
     "epsilon_lower_bound",
     "one_run_audit",
     "one_run_p_value",
-    "CanaryAuditResult",
-    "canary_audit",
-    "make_canaries",
 ]
 
 
@@ -60,12 +57,12 @@ class EpsilonLowerBound:
 
 def _cp_lower(k: int, n: int, a: float) -> float:
     """One-sided Clopper–Pearson lower bound at level 1 − a for k successes in n."""
-    return 0.0 if k == 0 else float(beta_dist.ppf(a, k, n - k + 1))
+    return clopper_pearson(successes=k, trials=n, confidence=1.0 - 2.0 * a)[0]
 
 
 def _cp_upper(k: int, n: int, a: float) -> float:
     """One-sided Clopper–Pearson upper bound at level 1 − a."""
-    return 1.0 if k == n else float(beta_dist.ppf(1.0 - a, k + 1, n - k))
+    return clopper_pearson(successes=k, trials=n, confidence=1.0 - 2.0 * a)[1]
 
 
 def _log_ratio(num: float, den: float) -> float:
@@ -188,226 +185,3 @@ def one_run_audit(*, guesses_correct: int, guesses_made: int, n_canaries: int | 
         else:
             hi = mid
     return lo
-
-
-# --------------------------------------------------------------------------- end-to-end audit
-
-@dataclass(frozen=True)
-class CanaryAuditResult:
-    """Outcome of :func:`canary_audit`.
-
-    ``losses``: each canary's loss under its label after training, shape (m,); ``scores``: that
-    loss's rank among canaries of the same label, scaled to (0, 1) (lower = looks like a member);
-    ``included``: bool (m,), which canaries were in the training set; ``guess``: int (m,),
-    +1 guessed in, −1 guessed out, 0 abstained.
-    """
-
-    epsilon_lower: float        # audited lower bound at `confidence`
-    epsilon_claimed: float      # accountant's ε at `delta` (inf when not private)
-    delta: float
-    confidence: float
-    n_canaries: int
-    guesses_made: int
-    guesses_correct: int
-    noise_multiplier: float
-    sample_rate: float
-    steps: int
-    losses: np.ndarray
-    scores: np.ndarray
-    included: np.ndarray
-    guess: np.ndarray
-    train_accuracy: float
-    seconds: float
-
-
-def _make_model(kind: str, size: int, width: int, seed: int):
-    import torch
-
-    from ..models import make_model
-
-    if kind == "cnn":
-        return make_model(size=size, seed=seed, width=width)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        # Logistic regression on the pixels: fits hundreds of canaries exactly, trains in a
-        # fraction of a second, and per-sample gradients are cheap for Opacus.
-        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(size * size, 2))
-
-
-def _train(x, y, *, model_kind, noise_multiplier, max_grad_norm, batch_size, epochs, lr, width,
-           seed):
-    """Train a model; DP-SGD via Opacus (Poisson sampling) unless noise_multiplier == 0.
-
-    Returns (model in eval mode, sample_rate, steps).
-    """
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    model = _make_model(model_kind, int(x.shape[-1]), width, seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    gen = torch.Generator().manual_seed(seed)
-    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=gen)
-    if noise_multiplier > 0:
-        import warnings
-
-        from opacus import PrivacyEngine
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "secure RNG off": fine for a teaching audit
-            model, opt, loader = PrivacyEngine().make_private(
-                module=model, optimizer=opt, data_loader=loader,
-                noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-                poisson_sampling=True, noise_generator=torch.Generator().manual_seed(seed + 1))
-        sample_rate = float(loader.sample_rate)
-    else:
-        sample_rate = min(1.0, batch_size / len(x))
-    loss_fn = torch.nn.CrossEntropyLoss()
-    steps = 0
-    model.train()
-    import warnings
-
-    with warnings.catch_warnings():
-        # Opacus' hooks warn that the input needs no gradient; harmless here.
-        warnings.filterwarnings("ignore", message=".*full backward hook.*", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*Full backward hook.*", category=UserWarning)
-        for _ in range(epochs):
-            for xb, yb in loader:
-                opt.zero_grad(set_to_none=True)
-                out = model(xb)
-                # An empty Poisson batch still runs backward (Opacus needs its zero-size
-                # per-sample gradients) and still takes a noisy step, as the accountant assumes;
-                # the mean of nothing would be NaN, so use a zero-valued sum instead.
-                loss = loss_fn(out, yb) if len(xb) > 0 else out.sum() * 0.0
-                loss.backward()
-                opt.step()
-                steps += 1
-    model.eval()
-    return model, sample_rate, steps
-
-
-def make_canaries(*, n: int, size: int = 28, seed: int = 0):
-    """``n`` canary images and labels: random black/white pixel patterns, labels 0,1,0,1,…
-
-    Returns (images float32 (n, 1, size, size) in {0, 1}, labels int64 (n,)). Random patterns are
-    nearly orthogonal to each other and to X-rays, so a model that fits one learns nothing about
-    the others: whether a canary was in training shows only through memorisation — the cleanest
-    membership signal, i.e. the auditor's best case.
-    """
-    import torch
-
-    n = check_int("n", n, low=1)
-    size = check_int("size", size, low=4)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0) + 7_919)
-    images = (torch.rand(n, 1, size, size, generator=gen) < 0.5).float()
-    labels = torch.arange(n, dtype=torch.int64) % 2
-    return images, labels
-
-
-def canary_audit(*, noise_multiplier: float, n_canaries: int = 100, n_train: int = 200,
-                 epochs: int = 10, batch_size: int = 32, lr: float = 0.05,
-                 max_grad_norm: float = 1.0, delta: float = 1e-5, n_guesses: int | None = None,
-                 confidence: float = 0.95, model: str = "linear", width: int = 8, data=None,
-                 size: int = 28, seed: int = 0) -> CanaryAuditResult:
-    """One-run audit of DP-SGD on small data, end to end (Steinke, Nasr & Jagielski 2023).
-
-    1. Base data: the first ``n_train`` examples of ``data`` (a ChestXrayData) or, when None,
-       synthetic phantoms of ``size`` px. Canaries: ``n_canaries`` random-pattern images
-       (:func:`make_canaries`), each included independently with probability ½.
-    2. Train ``model`` — ``"linear"`` (logistic regression on the pixels, fast) or ``"cnn"``
-       (:class:`~medpriv_widgets.models.SmallCNN` of ``width``) — with DP-SGD: Opacus, Poisson
-       sampling at rate ``batch_size``/N, clipping ``max_grad_norm``, noise σ·C, SGD with momentum
-       0.9 and learning rate ``lr``. ``noise_multiplier=0``: plain SGD, not private.
-    3. Score each canary by the rank of its loss (under its own label) among the canaries with
-       that label, so the model's overall lean towards one class does not matter. Guess "in" for the
-       ``n_guesses``/2 lowest, "out" for the rest of the ``n_guesses`` highest (default
-       ``n_canaries``/2 guesses in all); abstain on the others.
-    4. Lower bound: :func:`one_run_audit` at (``delta``, ``confidence``). Claimed ε: the
-       dp-accounting PLD accountant for the σ, sampling rate and number of steps actually run.
-
-    With probability ≥ ``confidence``, ``epsilon_lower`` ≤ the true ε of the run; a result above
-    ``epsilon_claimed`` would mean the claim (or the DP-SGD code) is wrong. Deterministic for a
-    given ``seed`` on CPU. Returns a :class:`CanaryAuditResult`.
-    """
-    import torch
-
-    sigma = check_real("noise_multiplier", noise_multiplier, low=0.0,
-                       hint="Use 0 for a non-private model.")
-    m = check_int("n_canaries", n_canaries, low=2, high=10_000)
-    n_base = check_int("n_train", n_train, low=1, high=100_000)
-    epochs = check_int("epochs", epochs, low=1, high=10_000)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    lr = check_real("lr", lr, low=0.0, low_inclusive=False)
-    clip = check_real("max_grad_norm", max_grad_norm, low=0.0, low_inclusive=False)
-    d = check_open_unit("delta", delta)
-    k_total = max(2, m // 2) if n_guesses is None else check_int(
-        "n_guesses", n_guesses, low=2, high=m, hint="Each guess is about a different canary.")
-    conf = check_open_unit("confidence", confidence)
-    model_kind = check_choice("model", model, ("linear", "cnn"))
-    width = check_int("width", width, low=4, high=256)
-    seed = check_int("seed", seed, low=0)
-
-    from ..data import make_phantoms
-
-    t0 = time.perf_counter()
-    if data is None:
-        data = make_phantoms(n=n_base, size=check_int("size", size, low=16), seed=seed)
-    elif len(data) < n_base:
-        raise InvalidParameterError(
-            f"`n_train` must be at most the number of examples in `data` ({len(data)}); got "
-            f"{n_base}. Lower n_train or pass more data.")
-    base_x = data.images[:n_base].float()
-    base_y = data.labels[:n_base].long()
-    can_x, can_y = make_canaries(n=m, size=int(base_x.shape[-1]), seed=seed)
-    rng = np.random.default_rng([seed, 4242])
-    included = rng.random(m) < 0.5   # the secret the auditor tries to recover
-
-    keep = torch.from_numpy(included)
-    x = torch.cat([base_x, can_x[keep]])
-    y = torch.cat([base_y, can_y[keep]])
-    threads = torch.get_num_threads()
-    # One thread: for models this small, thread start-up costs more than it saves, and the
-    # numbers then do not depend on how many cores the machine has. Restored below.
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng():  # leave the caller's global RNG untouched
-            torch.manual_seed(seed)
-            net, sample_rate, steps = _train(
-                x, y, model_kind=model_kind, noise_multiplier=sigma, max_grad_norm=clip,
-                batch_size=batch_size, epochs=epochs, lr=lr, width=width, seed=seed)
-            with torch.no_grad():
-                losses = torch.nn.functional.cross_entropy(net(can_x), can_y, reduction="none")
-                train_acc = float((net(base_x).argmax(1) == base_y).float().mean())
-    finally:
-        torch.set_num_threads(threads)
-    losses = losses.numpy().astype(float)
-    labels = can_y.numpy()
-
-    # Guess from the outputs alone; `included` is looked at only to count. The score is the
-    # loss's rank among canaries of the same label (0 = lowest loss), so a model leaning towards
-    # one class does not make all canaries of that class look like members.
-    scores = np.empty(m)
-    for lab in np.unique(labels):
-        idx = np.flatnonzero(labels == lab)
-        ranks = np.argsort(np.argsort(losses[idx], kind="stable"), kind="stable")
-        scores[idx] = (ranks + 0.5) / len(idx)
-    order = np.argsort(scores, kind="stable")  # stable: ties broken by index, deterministic
-    k_in = k_total // 2
-    guess = np.zeros(m, dtype=int)
-    guess[order[:k_in]] = 1
-    guess[order[m - (k_total - k_in):]] = -1
-    correct = int(np.sum((guess == 1) & included) + np.sum((guess == -1) & ~included))
-    eps_lower = one_run_audit(guesses_correct=correct, guesses_made=k_total, n_canaries=m,
-                              delta=d, confidence=conf)
-    if sigma == 0:
-        eps_claimed = math.inf
-    else:
-        from .bounds import dpsgd_pld_epsilon
-
-        eps_claimed = dpsgd_pld_epsilon(noise_multiplier=sigma, sample_rate=sample_rate,
-                                        steps=steps, delta=d)
-    return CanaryAuditResult(
-        epsilon_lower=eps_lower, epsilon_claimed=eps_claimed, delta=d, confidence=conf,
-        n_canaries=m, guesses_made=k_total, guesses_correct=correct, noise_multiplier=sigma,
-        sample_rate=sample_rate, steps=steps, losses=losses, scores=scores, included=included,
-        guess=guess,
-        train_accuracy=train_acc, seconds=time.perf_counter() - t0)

@@ -19,6 +19,9 @@ OPTIMIZERS = ("adam", "sgd")
 
 #: ε values the private-training lab offers and pre-computes (∞ = not private).
 DEFAULT_EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
+#: Model families training can build: the lessons' SmallCNN, or logistic regression on the
+#: pixels (audits: it memorises canaries fast, :mod:`medpriv_widgets.models.linear`).
+ARCHITECTURES = ("cnn", "linear")
 #: Opacus per-sample-gradient engines. "hooks" was the fastest for SmallCNN on 2 CPU cores
 #: (64 px, batch 256: DP/non-private step 1.3× with hooks, 1.8× functorch, 2.1× expanded weights).
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ew")
@@ -61,6 +64,9 @@ class TrainConfig:
         Use only this many training images (a seeded random subset); None = all.
     val_fraction : float
         Share of the training pool held out (by patient) for validation curves.
+    architecture : {'cnn', 'linear'}
+        The lessons' SmallCNN, or logistic regression on the pixels (``width`` and
+        ``activation`` then do nothing).
     width, activation
         Model settings passed to :func:`medpriv_widgets.models.make_model`.
     accountant : {'prv', 'rdp'}
@@ -108,6 +114,7 @@ class TrainConfig:
     val_fraction: float = 0.05
     width: int = 16
     activation: str = "tanh"
+    architecture: str = "cnn"
     accountant: str = "prv"
     grad_sample_mode: str = "hooks"
     augment: bool | None = None
@@ -146,6 +153,7 @@ class TrainConfig:
         check_real("val_fraction", self.val_fraction, low=0.0, high=0.5, high_inclusive=False)
         check_int("width", self.width, low=4, high=256)
         check_choice("activation", self.activation, _ACTIVATIONS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("accountant", self.accountant, ACCOUNTANTS)
         check_choice("grad_sample_mode", self.grad_sample_mode, GRAD_SAMPLE_MODES)
         if self.augment is not None:

@@ -190,8 +190,10 @@ def prepare_data(config: TrainConfig, pool) -> tuple:
         raise InvalidParameterError(f"The data are {pool.size} px but `size` is {config.size}; "
                                     f"load data of the same size or change `size`.")
     n = len(pool)
-    if n < 4:
-        raise DataError(f"Training needs at least 4 images; the data hold {n}.")
+    # a patient-aware validation split needs a few images to cut; without one, any will do
+    minimum = 4 if config.val_fraction > 0 else 1
+    if n < minimum:
+        raise DataError(f"Training needs at least {minimum} images; the data hold {n}.")
     if config.val_fraction > 0:
         train_idx, val_idx = patient_split(pool.patient_ids, n=n, seed=config.seed,
                                            fractions=(1.0 - config.val_fraction, config.val_fraction))
@@ -260,8 +262,7 @@ def build_model(config: TrainConfig) -> nn.Module:
     zero-initialised last layer. A zero last layer means the first steps move only it, from equal
     logits, instead of fighting a random projection; this helped DP-SGD in particular."""
     config = config.effective()
-    model = make_model(size=config.size, seed=config.seed, width=config.width,
-                       activation=config.activation)
+    model = _new_model(config.to_dict())
     model.set_standardize(config.standardize)
     if config.zero_head:
         nn.init.zeros_(model.classifier.weight)
@@ -598,10 +599,18 @@ def run_to_end(config: TrainConfig, **kwargs) -> TrainResult:
     return last_record(train(config, **kwargs)).partial
 
 
+def _new_model(cfg: dict) -> nn.Module:
+    """A freshly initialised model of the config's architecture (seeded)."""
+    if cfg.get("architecture", "cnn") == "linear":
+        from ..models.linear import make_pixel_logistic
+
+        return make_pixel_logistic(size=cfg["size"], seed=cfg["seed"])
+    return make_model(size=cfg["size"], seed=cfg["seed"], width=cfg["width"],
+                      activation=cfg["activation"])
+
+
 def load_model(result: TrainResult) -> nn.Module:
-    """The trained SmallCNN of a :class:`TrainResult`, on the CPU, in eval mode."""
-    cfg = result.config
-    model = make_model(size=cfg["size"], seed=cfg["seed"], width=cfg["width"],
-                       activation=cfg["activation"])
+    """The trained model of a :class:`TrainResult`, on the CPU, in eval mode."""
+    model = _new_model(result.config)
     model.load_state_dict(result.state_dict)
     return model.eval()
