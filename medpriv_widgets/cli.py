@@ -27,10 +27,33 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
-    from .precompute import run_precompute  # provided by the membership/risk work
+    """Build every cache a profile's dashboards read: the plan first, then one tqdm bar."""
+    from tqdm import tqdm
 
-    run_precompute(profile=args.profile)
+    from .cache import default_store
+    from .experiments import human_seconds, run_stages
+    from .experiments.profiles import profile_stages
+
+    store = default_store()
+    stages = profile_stages(args.profile, parts=args.parts or _all_parts())
+    todo = [s for s in stages if not s.is_done(store)]
+    seconds = sum(s.seconds_left(store) for s in todo)
+    print(f"medpriv precompute --profile {args.profile}: {len(todo)} of {len(stages)} pieces to "
+          f"compute, about {human_seconds(seconds)} on 2 CPU cores (less on a GPU); cache: "
+          f"{store.root}", flush=True)
+    with tqdm(total=max(round(seconds), 1), unit="s", desc=f"precompute {args.profile}",
+              bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}") as bar:
+        for p in run_stages(stages, cache=store):
+            bar.n = min(round(p.done), bar.total)
+            bar.set_postfix_str(p.message[:70], refresh=True)
+        print(p.message)
     return 0
+
+
+def _all_parts():
+    from .experiments.profiles import PARTS
+
+    return PARTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,8 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     bench.set_defaults(func=_cmd_bench)
 
-    pre = sub.add_parser("precompute", help="build every cache the dashboards need, before a workshop")
-    pre.add_argument("--profile", choices=["fast", "workshop", "binder"], default="workshop")
+    pre = sub.add_parser("precompute", help="build every cache the dashboards need, before a workshop",
+                         description="Compute, once, everything a profile's dashboards read, so "
+                                     "their sliders answer instantly. Ctrl-C stops cleanly; what "
+                                     "finished stays cached.")
+    pre.add_argument("--profile", choices=["fast", "binder", "workshop"], default="workshop")
+    pre.add_argument("--parts", nargs="+", choices=list(_all_parts()), default=None,
+                     help="only these parts (default: all)")
     pre.set_defaults(func=_cmd_precompute)
     return parser
 

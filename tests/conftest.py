@@ -99,21 +99,22 @@ def one_torch_thread():
 
 @pytest.fixture
 def fast_cache(shared_data, tmp_path_factory, monkeypatch) -> str:
-    """A cache holding the 'fast' precompute profile, built once per test session and shared
-    by the membership, precompute and dashboard tests; set as MEDPRIV_CACHE_DIR."""
+    """A cache holding the 'fast' profile's dashboard stages, built once per test session and
+    shared by the membership, profile and dashboard tests; set as MEDPRIV_CACHE_DIR (where the
+    widgets' default store looks). Returns the folder."""
     import warnings
 
-    from medpriv_widgets.precompute import run_precompute
+    from medpriv_widgets.cache import ResultStore
+    from medpriv_widgets.experiments import last_record, run_stages
+    from medpriv_widgets.experiments.profiles import profile_stages
 
     root = tmp_path_factory.getbasetemp() / "medpriv-fast-profile"
     done = root / "complete"
     if not done.exists():
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("MEDPRIV_CACHE_DIR", str(root))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                run_precompute(profile="fast", parts=("membership", "equal_epsilon", "reconstruction"),
-                               progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stages = profile_stages("fast", parts=("membership", "equal_epsilon", "reconstruction"))
+            assert last_record(run_stages(stages, cache=ResultStore(root))).finished
         done.write_text("ok")
     monkeypatch.setenv("MEDPRIV_CACHE_DIR", str(root))
     return str(root)

@@ -10,13 +10,16 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
-from medpriv_widgets.attacks.membership import (MembershipExperiment, StackedModels,
+from medpriv_widgets.attacks.membership import (StackedModels,
                                                 clopper_pearson, complementary_halves,
                                                 fit_gaussians, lira_scores, logit_confidence,
                                                 loss_threshold_scores, model_scores, roc_auc,
                                                 roc_curve, stacked_scores, tpr_at_fpr,
                                                 train_stacked)
-from medpriv_widgets.errors import CacheError, InvalidParameterError
+from medpriv_widgets.cache import ResultStore
+from medpriv_widgets.errors import InvalidParameterError
+from medpriv_widgets.experiments.membership import (DPTarget, MembershipSettings, ShadowModels,
+                                                    member_split)
 from medpriv_widgets.models import make_model
 
 
@@ -116,10 +119,11 @@ def test_too_few_shadow_models_rejected(online, k_in, k_out):
 
 def test_experiment_rejects_too_few_shadows_and_bad_epsilon():
     with pytest.raises(InvalidParameterError, match="n_shadows"):
-        MembershipExperiment(n_shadows=2)
-    exp = MembershipExperiment(n_shadows=4)
-    with pytest.raises(InvalidParameterError, match="epsilon"):
-        exp.has_target(epsilon=0)
+        MembershipSettings(n_shadows=2)
+    settings = MembershipSettings(n_shadows=4)
+    for bad in (0, -1.0, float("nan"), math.inf):
+        with pytest.raises(InvalidParameterError, match="epsilon"):
+            DPTarget(settings, bad)
 
 
 def test_offline_needs_only_out_models():
@@ -168,10 +172,10 @@ def test_train_stacked_rejects_unknown_schedule_and_cosine_trains():
     mask = np.array([[True] * 8 + [False] * 8, [False] * 8 + [True] * 8])
     with pytest.raises(InvalidParameterError, match="schedule"):
         list(train_stacked(images=x, labels=y, in_mask=mask, size=28, width=4, schedule="step"))
-    out: dict = {}
     progress = list(train_stacked(images=x, labels=y, in_mask=mask, size=28, width=4, epochs=3,
-                                  batch_size=8, schedule="cosine", result=out))
-    assert progress[-1].step == progress[-1].total_steps == 3 and len(out["state_dicts"]) == 2
+                                  batch_size=8, schedule="cosine"))
+    assert progress[-1].done == progress[-1].total == 3 and progress[-1].finished
+    assert len(progress[-1].partial) == 2                     # one state_dict per model
 
 
 def test_logit_confidence_is_log_odds_of_true_class():
@@ -193,33 +197,28 @@ def test_complementary_halves_are_patient_disjoint_and_balanced():
             assert len(set(row[ids == pid])) == 1             # a patient is wholly in or out
 
 
-def test_experiment_member_split_is_by_patient(monkeypatch):
-    from medpriv_widgets.data import make_phantoms
-    data = make_phantoms(n=120, size=28, seed=1)
+def test_experiment_member_split_is_by_patient():
     ids = np.repeat([f"p{i}" for i in range(40)], 3)
-    import dataclasses
-    data = dataclasses.replace(data, patient_ids=ids)
-    exp = MembershipExperiment(n_shadows=4, n_population=None)
-    exp._data = data
-    members, non = exp.split()
+    members, non = member_split(ids, n=120, seed=0)
     assert len(np.intersect1d(members, non)) == 0 and len(members) + len(non) == 120
     assert not set(ids[members]) & set(ids[non])
 
 
 # ------------------------------------------------------------------ cache from another version
-def test_cache_from_other_version_raises_cache_error_in_words(monkeypatch, no_data_dir):
-    from medpriv_widgets.data import make_phantoms
-    exp = MembershipExperiment(n_shadows=4, n_population=40, shadow_epochs=1, width=8, batch_size=16)
-    exp._data = make_phantoms(n=40, size=28, seed=0)
-    list(exp.run_bank())
-    entry = exp.cache.path_for(exp.bank_config())
+def test_cache_from_other_version_is_computed_again(no_data_dir, tmp_path):
+    store = ResultStore(tmp_path / "store")
+    stage = ShadowModels(MembershipSettings(n_shadows=4, n_population=40, shadow_epochs=1,
+                                            width=8, batch_size=16))
+    first = stage.result(cache=store)
+    entry = store.namespace(stage.namespace).path_for(stage.key())
     meta = json.loads((entry / "meta.json").read_text())
     meta["version"] = "0.0.0-old"
     (entry / "meta.json").write_text(json.dumps(meta))
-    fresh = MembershipExperiment(n_shadows=4, n_population=40, shadow_epochs=1, width=8, batch_size=16)
-    fresh._data = exp._data
-    with pytest.raises(CacheError, match="0.0.0-old.*Delete that folder"):
-        fresh.bank()
+    fresh = ShadowModels(stage.settings)
+    assert fresh.load(store) is None   # a miss, not an error
+    again = fresh.result(cache=store)
+    np.testing.assert_array_equal(again.target_member, first.target_member)
+    assert fresh.is_done(store)
 
 
 # ------------------------------------------------------------------ uncertainty band of an ROC

@@ -34,13 +34,27 @@ def test_membership_lab_draws_cached_results(fast_cache):  # noqa: F811
     assert lab.figure.data[3].name.startswith("Loss threshold")
 
 
-def test_membership_lab_says_what_must_be_computed(fast_cache, monkeypatch, tmp_path):  # noqa: F811
+def test_membership_lab_says_what_must_be_computed(fast_cache, tmp_path):  # noqa: F811
+    from medpriv_widgets.cache import ResultStore
     from medpriv_widgets.widgets.membership import MembershipLab
 
-    monkeypatch.setenv("MEDPRIV_CACHE_DIR", str(tmp_path / "empty"))
-    lab = MembershipLab(profile="fast")
+    lab = MembershipLab(profile="fast", cache=ResultStore(tmp_path / "empty"))
     assert lab.result is None and not lab.compute_button.disabled
     assert "not computed yet" in lab.message.value and "Compute" in lab.message.value
+    assert "on 2 CPU cores" in lab.message.value                # an estimate, up front
+
+
+def test_dashboards_refuse_an_epsilon_off_their_grid(fast_cache):  # noqa: F811
+    from medpriv_widgets.errors import InvalidParameterError
+    from medpriv_widgets.widgets.membership import MembershipLab
+    from medpriv_widgets.widgets.tradeoff import RiskUtilityDashboard
+
+    for make in (MembershipLab, RiskUtilityDashboard):
+        with pytest.raises(InvalidParameterError, match="one of the 'fast' profile's values"):
+            make(profile="fast", epsilon=3.0)
+    dash = RiskUtilityDashboard(profile="fast")
+    with pytest.raises(InvalidParameterError, match="epsilon"):
+        dash.run(epsilon=5.0)
 
 
 def test_risk_utility_dashboard_follows_the_slider(fast_cache):  # noqa: F811

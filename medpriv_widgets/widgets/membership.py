@@ -1,9 +1,10 @@
 """MembershipLab (notebook 05): pick ε, see the LiRA ROC with the DP bound over it, and the X-rays
 of the patients the attack exposes most.
 
-A thin view: every number comes from :mod:`medpriv_widgets.attacks.membership` (cached by
-:mod:`medpriv_widgets.precompute`), the bounds from :mod:`medpriv_widgets.privacy.bounds`, the
-sentences from :mod:`medpriv_widgets.explain`.
+A thin view: every number comes from the membership experiment
+(:mod:`medpriv_widgets.experiments.membership`, its stages computed in place by the Compute button
+or beforehand by ``medpriv precompute``), the bounds from :mod:`medpriv_widgets.privacy.bounds`,
+the sentences from :mod:`medpriv_widgets.explain`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import numpy as np
 import plotly.graph_objects as go
 from IPython.display import display
 
-from ..attacks.membership import NotComputedYet
 from ..attacks.membership.roc import compare_with_bound, roc_band
-from ..explain import roc_uncertainty_statement
-from ..precompute import membership_experiment, profile_settings
+from ..cache import ResultStore, default_store
+from ..errors import NotComputedYet
+from ..experiments import human_seconds, run_stages
+from ..experiments.membership import DPTarget, ShadowModels, membership_result
+from ..experiments.profiles import check_epsilon, get_profile, membership_settings
+from ..explain import format_epsilon, format_percent, roc_uncertainty_statement
 from ._common import BackgroundJob, MessageArea
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
+from .plotting import band_polygon, clip_log
 
 ATTACK_LABELS = {"lira_online": "LiRA (online)", "lira_offline": "LiRA (offline)",
                  "loss": "Loss threshold"}
@@ -29,27 +34,7 @@ REGION_NAME = "(ε, δ) guarantee: any mechanism"
 BOUND_NAME = "DP bound of this training run"
 BAND_NAME = "measured curve, 95 % range"
 BAND_COLOUR = "rgba(26, 115, 232, 0.18)"
-
-
-def epsilon_label(eps: float) -> str:
-    return "not private (ε = ∞)" if math.isinf(eps) else f"ε = {eps:g}"
-
-
-def _clip_log(values: np.ndarray, floor: float = 1e-5) -> np.ndarray:
-    """Log axes cannot show 0: draw zeros at the axis floor."""
-    return np.maximum(np.asarray(values, dtype=float), floor)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2g} %" if x < 0.1 else f"{100 * x:.0f} %"
-
-
-def band_polygon(band, floor: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
-    """x, y of a closed outline of a RocBand (upper edge left to right, lower edge back) for a
-    plotly ``fill='toself'`` trace on log axes (zeros drawn at ``floor``)."""
-    x = np.r_[band.fpr, band.fpr[::-1]]
-    y = np.r_[band.tpr_high, band.tpr_low[::-1]]
-    return _clip_log(x, floor), _clip_log(y, floor)
+GUESS_NAME = "guessing (TPR = FPR)"
 
 
 class MembershipLab:
@@ -57,25 +42,30 @@ class MembershipLab:
 
     Parameters
     ----------
-    profile : 'fast', 'binder' or 'workshop' — which cached experiment to read.
-    epsilon : initial ε (one of the profile's grid; inf = not private).
+    profile : 'fast', 'binder' or 'workshop' — which experiment (see
+        :mod:`medpriv_widgets.experiments.profiles`).
+    epsilon : initial ε, one of the profile's grid (inf = not private); another value is an error.
     attack : 'lira_online', 'lira_offline' or 'loss'.
     n_vulnerable : how many exposed patients to show.
     seed : the experiment's seed.
+    cache : where results are kept (default: :func:`medpriv_widgets.cache.default_store`).
     """
 
     def __init__(self, *, profile: str = "fast", epsilon: float = math.inf,
-                 attack: str = "lira_online", n_vulnerable: int = 6, seed: int = 0) -> None:
-        self.profile = profile
-        self.experiment = membership_experiment(profile, seed=seed)
-        self.epsilons = tuple(profile_settings(profile)["epsilons"])
+                 attack: str = "lira_online", n_vulnerable: int = 6, seed: int = 0,
+                 cache: ResultStore | None = None) -> None:
+        self.profile = get_profile(profile)
+        epsilon = check_epsilon(self.profile, epsilon)
+        self.settings = membership_settings(profile, seed=seed)
+        self.cache = cache if cache is not None else default_store()
+        self.shadows = ShadowModels(self.settings)
+        self.epsilons = self.profile.epsilons
         self.n_vulnerable = n_vulnerable
         self.job = BackgroundJob()
         self.result = None
 
         self.eps_picker = W.ToggleButtons(
-            options=[(epsilon_label(e), e) for e in self.epsilons],
-            value=epsilon if epsilon in self.epsilons else self.epsilons[-1],
+            options=[(format_epsilon(e), e) for e in self.epsilons], value=epsilon,
             description="Model:", style={"button_width": "auto"})
         self.attack_picker = W.Dropdown(options=[(v, k) for k, v in ATTACK_LABELS.items()],
                                         value=attack, description="Attack:")
@@ -119,7 +109,7 @@ class MembershipLab:
     def _init_figure(self) -> None:
         grid = np.logspace(-5, 0, 100)
         f = self.figure
-        f.add_scatter(x=grid, y=grid, name="guessing (TPR = FPR)", mode="lines",
+        f.add_scatter(x=grid, y=grid, name=GUESS_NAME, mode="lines",
                       line=dict(color="grey", dash="dot"))
         f.add_scatter(x=[], y=[], name=REGION_NAME, mode="lines",
                       line=dict(color="#f29900", dash="dash"))
@@ -141,11 +131,14 @@ class MembershipLab:
         """Draw the chosen ε and attack from the cache; say so when it must be computed first."""
         eps, attack = self.eps_picker.value, self.attack_picker.value
         try:
-            res = self.experiment.result(epsilon=eps, n_vulnerable=self.n_vulnerable)
+            res = membership_result(self.settings, epsilon=eps, cache=self.cache,
+                                    n_vulnerable=self.n_vulnerable)
         except NotComputedYet as exc:
             self.result = None
             self.compute_button.disabled = False
-            self.message.show(f"{exc}", kind="warning")
+            seconds = sum(s.seconds_left(self.cache) for s in self._stages(eps))
+            self.message.show(f"{exc} (about {human_seconds(seconds)} on 2 CPU cores)",
+                              kind="warning")
             return
         except Exception as exc:  # noqa: BLE001 - shown in place, the widget keeps working
             self.message.show_error(exc)
@@ -158,19 +151,20 @@ class MembershipLab:
         with self.figure.batch_update():
             region, bound, roc, shade = (self.figure.data[1], self.figure.data[2],
                                          self.figure.data[3], self.figure.data[4])
-            region.x, region.y = res.bound_fpr, _clip_log(res.region_tpr)
-            bound.x, bound.y = res.bound_fpr, _clip_log(res.bound_tpr)
+            region.x, region.y = res.bound_fpr, clip_log(res.region_tpr)
+            bound.x, bound.y = res.bound_fpr, clip_log(res.bound_tpr)
             # Every property set on one trace of a batch is set on all of them: plotly 7's
             # FigureWidget sends the unset ones as null, and the browser then shows the other
             # traces as 'trace 1', 'trace 2' in the legend (or hides them).
             region.visible = bound.visible = res.private
-            roc.visible = shade.visible = True
+            roc.visible = shade.visible = self.figure.data[0].visible = True
+            self.figure.data[0].name = GUESS_NAME
             region.name, bound.name, shade.name = REGION_NAME, BOUND_NAME, BAND_NAME
-            roc.x, roc.y = _clip_log(curve.fpr), _clip_log(curve.tpr)
+            roc.x, roc.y = clip_log(curve.fpr), clip_log(curve.tpr)
             roc.name = f"{ATTACK_LABELS[attack]} (AUC {res.auc[attack]:.2f})"
             shade.x, shade.y = band_polygon(band)
             synthetic = " — SYNTHETIC data" if res.synthetic else ""
-            self.figure.layout.title = (f"{ATTACK_LABELS[attack]} against the {epsilon_label(eps)} "
+            self.figure.layout.title = (f"{ATTACK_LABELS[attack]} against the {format_epsilon(eps)} "
                                         f"model · {res.n_shadows} shadow models · {res.device}"
                                         f"{synthetic}")
         note = ""
@@ -190,9 +184,9 @@ class MembershipLab:
         rows = []
         for fpr, op in res.tpr_at[attack].items():
             bound = res.bound_at(fpr)
-            rows.append(f"<tr><td>{_pct(fpr)}</td><td>{_pct(op.tpr)} "
-                        f"({op.true_positives} of {op.n_members}; 95 % CI {_pct(op.tpr_low)}–"
-                        f"{_pct(op.tpr_high)})</td><td>{_pct(bound) if res.private else '—'}</td></tr>")
+            rows.append(f"<tr><td>{format_percent(fpr)}</td><td>{format_percent(op.tpr)} "
+                        f"({op.true_positives} of {op.n_members}; 95 % CI {format_percent(op.tpr_low)}–"
+                        f"{format_percent(op.tpr_high)})</td><td>{format_percent(bound) if res.private else '—'}</td></tr>")
         table = ("<table style='border-collapse:collapse'><tr><th>accusing at most</th>"
                  "<th>members found (measured)</th><th>most any attack can find</th></tr>"
                  + "".join(rows) + "</table>")
@@ -208,7 +202,7 @@ class MembershipLab:
             f"AUC {res.utility['auc']:.2f}, sensitivity {res.utility['sensitivity']:.0%}.</p>")
 
     def _draw_gallery(self, res) -> None:
-        data = self.experiment.population()
+        data = self.shadows.population.data
         tiles = []
         for rank, v in enumerate(res.vulnerable, start=1):
             img = W.Image(value=to_png(data.images[v["index"]]), format="png",
@@ -221,13 +215,19 @@ class MembershipLab:
         self.gallery.children = tiles
 
     # ------------------------------------------------------------------ computing
-    def compute(self, *, wait: bool = True) -> None:
-        """Train what the chosen ε needs (shadow models, DP target) with a progress bar."""
-        eps = self.eps_picker.value
+    def _stages(self, *epsilons: float) -> list:
+        """What the results at ``epsilons`` need: the shadow models, and each private ε's DP
+        target."""
+        return [self.shadows] + [DPTarget(self.settings, e) for e in epsilons if math.isfinite(e)]
+
+    def compute(self, *, all_epsilons: bool = False, wait: bool = True) -> None:
+        """Train what the chosen ε needs (shadow models, DP target), or with ``all_epsilons``
+        every model the ε buttons offer; progress bar, Stop, then the figure."""
+        stages = self._stages(*(self.epsilons if all_epsilons else (self.eps_picker.value,)))
         self.compute_button.disabled = True
         self.stop_button.disabled = False
-        est = self.experiment.estimate_bank_seconds() + self.experiment.estimate_target_seconds(epsilon=eps)
-        self.message.show(f"Computing (about {est:.0f} s on 2 CPU cores)…", kind="info")
+        est = sum(s.seconds_left(self.cache) for s in stages)
+        self.message.show(f"Computing (about {human_seconds(est)} on 2 CPU cores)…", kind="info")
 
         def on_item(p):
             self.progress.value = p.fraction
@@ -240,15 +240,16 @@ class MembershipLab:
             else:
                 self.compute_button.disabled = False
 
-        self.job.start(lambda stop: self.experiment.run(epsilons=[eps], stop=stop),
+        self.job.start(lambda stop: run_stages(stages, cache=self.cache, stop=stop),
                        on_item=on_item, on_done=on_done, on_error=self.message.show_error, wait=wait)
 
     def run(self, *, epsilon: float | None = None, wait: bool = True) -> "MembershipLab":
-        """Select ``epsilon``, compute it if missing (synchronously by default), and draw."""
+        """Compute every model the ε buttons offer that is missing (synchronously by default),
+        select ``epsilon`` and draw: what a notebook cell calls so that every button answers."""
         if epsilon is not None:
-            self.eps_picker.value = epsilon
-        if self.result is None or self.result.epsilon != self.eps_picker.value:
-            self.compute(wait=wait)
+            self.eps_picker.value = check_epsilon(self.profile, epsilon)
+        if any(not s.is_done(self.cache) for s in self._stages(*self.epsilons)):
+            self.compute(all_epsilons=True, wait=wait)
         return self
 
     def _ipython_display_(self) -> None:

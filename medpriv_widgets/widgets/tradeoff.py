@@ -1,10 +1,11 @@
 """RiskUtilityDashboard (notebook 07): one ε slider → utility, membership risk, reconstruction
 risk, in one view and in sentences; and an equal-ε explorer.
 
-A thin view over cached results (:mod:`medpriv_widgets.precompute`): the DP targets and shadow
-models of :mod:`medpriv_widgets.attacks.membership`, the reconstruction sweep of
-:mod:`medpriv_widgets.attacks.reconstruction`, bounds from :mod:`medpriv_widgets.privacy.bounds`
-and words from :mod:`medpriv_widgets.explain`.
+A thin view over the stages of a profile (:mod:`medpriv_widgets.experiments.profiles`): the
+shadow models and DP targets of :mod:`medpriv_widgets.experiments.membership`, the reconstruction
+at each target's noise, bounds from :mod:`medpriv_widgets.privacy.bounds` and words from
+:mod:`medpriv_widgets.explain`. What is missing is computed in place (Compute button, progress,
+Stop) or beforehand by ``medpriv precompute``.
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ import numpy as np
 import plotly.graph_objects as go
 from IPython.display import display
 
-from ..attacks.membership import NotComputedYet
 from ..attacks.membership.roc import compare_with_bound, roc_band
-from ..explain import roc_uncertainty_statement
-from ..precompute import (membership_experiment, profile_settings, reconstruction_for_profile,
-                          run_precompute)
+from ..cache import ResultStore, default_store
+from ..errors import NotComputedYet
+from ..experiments import human_seconds, run_stages
+from ..experiments.membership import ShadowModels, membership_result
+from ..experiments.membership.reconstruction import TargetReconstruction
+from ..experiments.profiles import check_epsilon, get_profile, membership_settings, profile_stages
+from ..explain import format_epsilon, format_percent, roc_uncertainty_statement
 from ._common import BackgroundJob, MessageArea
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
-from .membership import _clip_log, _pct, band_polygon, epsilon_label
+from .plotting import band_polygon, clip_log
+
+#: The profile parts this dashboard reads.
+PARTS = ("membership", "equal_epsilon", "reconstruction")
 
 # Legend names of the grid figure, set again on every redraw (see _draw_grid).
 GRID_NAMES = ("test AUC (utility)", "sensitivity (utility)",
@@ -42,25 +49,33 @@ class RiskUtilityDashboard:
 
     Parameters
     ----------
-    profile : 'fast', 'binder' or 'workshop' — which cached results to read.
-    epsilon : initial ε (one of the profile's grid; inf = not private).
+    profile : 'fast', 'binder' or 'workshop' — which experiment (see
+        :mod:`medpriv_widgets.experiments.profiles`).
+    epsilon : initial ε, one of the profile's grid (inf = not private); another value is an error.
     kappa : the attacker's prior chance of reconstructing an X-ray without the model, in (0, 1).
     seed : the experiment's seed.
+    cache : where results are kept (default: :func:`medpriv_widgets.cache.default_store`).
     """
 
     def __init__(self, *, profile: str = "fast", epsilon: float = math.inf, kappa: float = 0.01,
-                 seed: int = 0) -> None:
+                 seed: int = 0, cache: ResultStore | None = None) -> None:
         from .._validate import check_open_unit
 
-        self.profile, self.seed = profile, seed
+        self.profile = get_profile(profile)
+        epsilon = check_epsilon(self.profile, epsilon)
+        self.seed = seed
         self.kappa = check_open_unit("kappa", kappa)
-        self.settings = profile_settings(profile)
-        self.experiment = membership_experiment(profile, seed=seed)
-        self.epsilons = tuple(self.settings["epsilons"])
+        self.settings = membership_settings(profile, seed=seed)
+        self.cache = cache if cache is not None else default_store()
+        self.shadows = ShadowModels(self.settings)
+        self.stages = profile_stages(profile, parts=PARTS, seed=seed)
+        self.reconstructions = {s.epsilon: s for s in self.stages
+                                if isinstance(s, TargetReconstruction)}
+        self.epsilons = self.profile.epsilons
         self.job = BackgroundJob()
 
-        self.slider = W.SelectionSlider(options=[(epsilon_label(e), e) for e in self.epsilons],
-                                        value=epsilon if epsilon in self.epsilons else self.epsilons[-1],
+        self.slider = W.SelectionSlider(options=[(format_epsilon(e), e) for e in self.epsilons],
+                                        value=epsilon,
                                         description="Privacy ε:", continuous_update=False,
                                         layout=W.Layout(width="520px"),
                                         style={"description_width": "initial"})
@@ -73,8 +88,8 @@ class RiskUtilityDashboard:
         self.cards = W.HTML()
         self.sentences = W.HTML()
         self.original = W.Image(format="png", layout=W.Layout(width="112px", height="112px"))
-        self.reconstruction = W.Image(format="png", layout=W.Layout(width="112px", height="112px"))
-        for img in (self.original, self.reconstruction):
+        self.rebuilt = W.Image(format="png", layout=W.Layout(width="112px", height="112px"))
+        for img in (self.original, self.rebuilt):
             img.add_class(PIXELATED_CLASS)
         self.recon_caption = W.HTML()
         self.figure = go.FigureWidget()
@@ -86,7 +101,7 @@ class RiskUtilityDashboard:
         self.compute_button.on_click(lambda _: self.compute(wait=False))
         self.stop_button.on_click(lambda _: self.job.stop())
 
-        eq = self.settings["equal_epsilon"]
+        eq = self.profile.equal_epsilon
         self.widget = W.VBox([
             W.HTML(PIXELATED_CSS),
             W.HBox([self.slider]),
@@ -96,7 +111,7 @@ class RiskUtilityDashboard:
             W.HBox([self.figure,
                     W.VBox([W.HTML("<b>Reconstruction attack</b>"),
                             W.HBox([W.VBox([self.original, W.HTML("<small>patient's X-ray</small>")]),
-                                    W.VBox([self.reconstruction,
+                                    W.VBox([self.rebuilt,
                                             W.HTML("<small>attacker's reconstruction</small>")])]),
                             self.recon_caption], layout=W.Layout(width="280px"))]),
             self.sentences,
@@ -157,7 +172,7 @@ class RiskUtilityDashboard:
         out = {}
         for eps in self.epsilons:
             try:
-                out[eps] = self.experiment.result(epsilon=eps)
+                out[eps] = membership_result(self.settings, epsilon=eps, cache=self.cache)
             except NotComputedYet:
                 continue
         return out
@@ -170,12 +185,16 @@ class RiskUtilityDashboard:
             self.message.show_error(exc)
             return
         eps = self.slider.value
-        missing = [epsilon_label(e) for e in self.epsilons if e not in results]
-        if missing:
+        todo = [s for s in self.stages if not s.is_done(self.cache)]
+        if todo:
             self.compute_button.disabled = False
-            self.message.show("Not computed yet: " + ", ".join(missing) + ". Press 'Compute "
-                              "missing results' (or run `medpriv precompute --profile "
-                              f"{self.profile}` before the session).", kind="warning")
+            seconds = sum(s.seconds_left(self.cache) for s in todo)
+            self.message.show(
+                f"Not computed yet: {len(todo)} of {len(self.stages)} pieces ("
+                + ", ".join(s.title for s in todo[:4]) + (", …" if len(todo) > 4 else "")
+                + f"). Press 'Compute missing results' (about {human_seconds(seconds)} on 2 CPU "
+                f"cores), or run `medpriv precompute --profile {self.profile.name}` before the "
+                "session.", kind="warning")
         else:
             self.compute_button.disabled = True
             self.message.clear()
@@ -183,12 +202,12 @@ class RiskUtilityDashboard:
         if eps in results:
             self._draw_selected(results[eps])
         else:
-            self.cards.value = _card(epsilon_label(eps), "not computed yet")
+            self.cards.value = _card(format_epsilon(eps), "not computed yet")
             self.sentences.value = ""
         self._draw_equal()
 
     def _draw_grid(self, results) -> None:
-        labels = [epsilon_label(e).replace(" (ε = ∞)", "") for e in results]
+        labels = [format_epsilon(e).replace(" (ε = ∞)", "") for e in results]
         rs = list(results.values())
         with self.figure.batch_update():
             d = self.figure.data
@@ -201,7 +220,7 @@ class RiskUtilityDashboard:
             d[3].x, d[3].y = labels, [r.bound_at(0.01) for r in rs]
             sel = self.slider.value
             if sel in results:
-                lab = epsilon_label(sel).replace(" (ε = ∞)", "")
+                lab = format_epsilon(sel).replace(" (ε = ∞)", "")
                 d[4].x, d[4].y = [lab], [results[sel].utility["auc"]]
             # Names set on every trace of the batch (plotly 7 sends unset ones as null).
             for trace, name in zip(d, GRID_NAMES):
@@ -212,20 +231,17 @@ class RiskUtilityDashboard:
 
     def _reconstruction(self, res):
         """(psnr, ssim, verdict, original, reconstruction) at this ε's σ, or None if not cached."""
-        try:
-            sweep = reconstruction_for_profile(self.profile, seed=self.seed, compute=False)
-        except Exception:  # noqa: BLE001 - the reconstruction module may be unavailable
-            return None
+        sweep = self.reconstructions[res.epsilon].load(self.cache)
         if sweep is None:
             return None
+        # the attacked update must carry the noise of this very training run
         sigma = res.noise_multiplier if res.private else 0.0
-        i = int(np.argmin([abs(s - sigma) for s in sweep.sigmas]))
-        if abs(sweep.sigmas[i] - sigma) > 1e-6 * max(1.0, sigma):
+        if not math.isclose(sweep.sigmas[0], sigma, rel_tol=1e-6, abs_tol=1e-12):
             return None
-        data = self.experiment.population()
-        members, _ = self.experiment.split()
-        return (sweep.psnr[i], sweep.ssim[i], sweep.verdicts[i], data.images[int(members[0])],
-                sweep.images[i][0])
+        i = 0
+        pop = self.shadows.population
+        return (sweep.psnr[i], sweep.ssim[i], sweep.verdicts[i],
+                pop.data.images[int(pop.members[0])], sweep.images[i][0])
 
     def _draw_selected(self, res) -> None:
         from ..explain import (epsilon_statement, membership_statement, reconstruction_statement)
@@ -242,7 +258,7 @@ class RiskUtilityDashboard:
         if recon is not None:
             psnr, ssim, verdict, original, rebuilt = recon
             self.original.value = to_png(original)
-            self.reconstruction.value = to_png(rebuilt)
+            self.rebuilt.value = to_png(rebuilt)
             self.recon_caption.value = (f"<small>PSNR {psnr:.1f} dB, SSIM {ssim:.2f}: "
                                         f"{verdict}</small>")
             recon_text = f"PSNR {psnr:.1f} dB ({verdict})"
@@ -254,11 +270,11 @@ class RiskUtilityDashboard:
         self.cards.value = "<div style='display:flex;flex-wrap:wrap'>" + "".join([
             _card("Utility (test set)", f"AUC {u['auc']:.2f}<br>sensitivity {u['sensitivity']:.0%}"
                   f"<br>specificity {u['specificity']:.0%}"),
-            _card("Membership risk (LiRA)", f"found at 1 % FPR: {_pct(op1.tpr)} "
-                  f"(bound {_pct(res.bound_at(0.01)) if res.private else 'none'})<br>at 0.1 % FPR: "
-                  f"{_pct(op01.tpr)} (bound {_pct(res.bound_at(0.001)) if res.private else 'none'})"),
+            _card("Membership risk (LiRA)", f"found at 1 % FPR: {format_percent(op1.tpr)} "
+                  f"(bound {format_percent(res.bound_at(0.01)) if res.private else 'none'})<br>at 0.1 % FPR: "
+                  f"{format_percent(op01.tpr)} (bound {format_percent(res.bound_at(0.001)) if res.private else 'none'})"),
             _card("Reconstruction risk", f"{recon_text}<br>success bound for prior "
-                  f"κ = {self.kappa:g}: {_pct(rero)}"),
+                  f"κ = {self.kappa:g}: {format_percent(rero)}"),
         ]) + "</div>"
         words = [epsilon_statement(res.epsilon, delta=res.delta if res.private else None)]
         if res.private:
@@ -271,14 +287,15 @@ class RiskUtilityDashboard:
         self.sentences.value = "".join(f"<p>{w}</p>" for w in words)
 
     def _draw_equal(self) -> None:
-        eq = self.settings["equal_epsilon"]
+        eq = self.profile.equal_epsilon
         rows, notes, traces = [], [], self.equal_figure.data
         with self.equal_figure.batch_update():
-            for j, (label, bs, ep) in enumerate(self.settings["equal_settings"]):
+            for j, (label, bs, ep) in enumerate(self.profile.equal_settings):
                 line, bound, shade = traces[2 * j], traces[2 * j + 1], traces[4 + j]
                 shade.name = f"{label}: measured, 95 % range"
                 try:
-                    r = self.experiment.result(epsilon=eq, dp_batch_size=bs, dp_epochs=ep)
+                    r = membership_result(self.settings, epsilon=eq, dp_batch_size=bs,
+                                          dp_epochs=ep, cache=self.cache)
                 except NotComputedYet:
                     line.x = line.y = bound.x = bound.y = shade.x = shade.y = []
                     # Names set on every trace of the batch (plotly 7 sends unset ones as null).
@@ -287,10 +304,10 @@ class RiskUtilityDashboard:
                     continue
                 c = r.curves["lira_online"]
                 band = roc_band(curve=c, n_members=r.n_members, n_nonmembers=r.n_nonmembers)
-                line.x, line.y = _clip_log(c.fpr, 1e-3), _clip_log(c.tpr, 1e-3)
+                line.x, line.y = clip_log(c.fpr, 1e-3), clip_log(c.tpr, 1e-3)
                 line.name = f"{label}: measured"
                 shade.x, shade.y = band_polygon(band, 1e-3)
-                bound.x, bound.y = r.bound_fpr, _clip_log(r.bound_tpr, 1e-3)
+                bound.x, bound.y = r.bound_fpr, clip_log(r.bound_tpr, 1e-3)
                 bound.name = f"{label}: bound"
                 check = compare_with_bound(band=band, bound_fpr=r.bound_fpr, bound_tpr=r.bound_tpr)
                 note = str(roc_uncertainty_statement(
@@ -301,8 +318,8 @@ class RiskUtilityDashboard:
                     notes.append(f"{label}: {note}")
                 op = r.tpr_at["lira_online"][0.01]
                 rows.append(f"<tr><td>{label}</td><td>{r.sample_rate:.3f}</td><td>{r.steps}</td>"
-                            f"<td>{r.noise_multiplier:.2f}</td><td>{_pct(op.tpr)}</td>"
-                            f"<td>{_pct(r.bound_at(0.01))}</td><td>{r.utility['auc']:.2f}</td></tr>")
+                            f"<td>{r.noise_multiplier:.2f}</td><td>{format_percent(op.tpr)}</td>"
+                            f"<td>{format_percent(r.bound_at(0.01))}</td><td>{r.utility['auc']:.2f}</td></tr>")
         self.equal_table.value = (
             "<table><tr><th>setting</th><th>sampling rate q</th><th>steps T</th><th>noise σ</th>"
             "<th>found at 1 % FPR</th><th>bound at 1 % FPR</th><th>test AUC</th></tr>"
@@ -313,18 +330,13 @@ class RiskUtilityDashboard:
 
     # ------------------------------------------------------------------ computing
     def compute(self, *, wait: bool = True) -> None:
-        """Compute everything the dashboard needs for this profile (progress bar, Stop)."""
+        """Compute every missing piece of this dashboard (progress bar, Stop), then redraw."""
         self.compute_button.disabled = True
         self.stop_button.disabled = False
 
-        def steps(stop):
-            for k, msg in enumerate(_precompute_iter(self.profile, self.seed, stop)):
-                yield k, msg
-
-        def on_item(item):
-            k, msg = item
-            self.progress.value = min(1.0, (k + 1) / (len(self.epsilons) + 4))
-            self.message.show(msg, kind="info")
+        def on_item(p):
+            self.progress.value = p.fraction
+            self.message.show(p.message, kind="warning" if p.stopped else "info")
 
         def on_done(stopped):
             self.stop_button.disabled = True
@@ -333,26 +345,20 @@ class RiskUtilityDashboard:
             if stopped:
                 self.message.show("Stopped; what finished is cached, the rest is not.", kind="warning")
 
-        self.job.start(steps, on_item=on_item, on_done=on_done,
-                       on_error=self.message.show_error, wait=wait)
+        self.job.start(lambda stop: run_stages(self.stages, cache=self.cache, stop=stop),
+                       on_item=on_item, on_done=on_done, on_error=self.message.show_error,
+                       wait=wait)
 
     def run(self, *, epsilon: float | None = None, wait: bool = True) -> "RiskUtilityDashboard":
         """Compute whatever is missing (synchronously by default), then show ``epsilon``."""
         if not self.compute_button.disabled:
             self.compute(wait=wait)
         if epsilon is not None:
-            self.slider.value = epsilon
+            self.slider.value = check_epsilon(self.profile, epsilon)
         return self
 
     def _ipython_display_(self) -> None:
         display(self.widget)
 
 
-def _precompute_iter(profile: str, seed: int, stop):
-    """run_precompute's pieces one message at a time (for the widget's progress bar)."""
-    from ..precompute import _run_jobs
-
-    yield from _run_jobs(profile, ("membership", "equal_epsilon", "reconstruction"), seed, stop)
-
-
-__all__ = ["RiskUtilityDashboard", "run_precompute"]
+__all__ = ["RiskUtilityDashboard"]

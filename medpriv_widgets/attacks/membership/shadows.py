@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,18 +31,8 @@ from torch import nn
 from ..._validate import check_choice, check_int, check_positive
 from ...errors import InvalidParameterError
 from ...models import SmallCNN, make_model
+from ...progress import Progress
 from ...stopping import StopToken, stop_requested
-
-
-@dataclass(frozen=True)
-class ShadowProgress:
-    """One progress record of :func:`train_stacked`: ``step`` of ``total_steps``, mean loss over models."""
-
-    step: int
-    total_steps: int
-    epoch: int
-    loss: float
-    stopped: bool = False
 
 
 def complementary_halves(patient_ids, *, n_models: int, seed: int = 0) -> np.ndarray:
@@ -175,8 +164,7 @@ def train_stacked(*, images: torch.Tensor, labels: torch.Tensor, in_mask: np.nda
                   batch_size: int = 64,
                   lr: float = 2e-3, schedule: str = "constant", seed: int = 0,
                   device: torch.device | None = None,
-                  stop: StopToken | None = None, result: dict | None = None
-                  ) -> Iterator[ShadowProgress]:
+                  stop: StopToken | None = None) -> Iterator[Progress]:
     """Train K SmallCNNs at once, model k on the images where ``in_mask[k]`` is True.
 
     Parameters
@@ -188,12 +176,13 @@ def train_stacked(*, images: torch.Tensor, labels: torch.Tensor, in_mask: np.nda
         the way an ordinary non-private model does).
     schedule : 'constant', or 'cosine' (the rate decays from ``lr`` to 0 along a half cosine
         over all steps, so training settles into a low training loss in fewer epochs).
-    result : dict filled with ``{"state_dicts": [...], "stopped": bool}`` at the end.
 
     Yields
     ------
-    ShadowProgress about every 1/50 of training. Stop with ``stop.request()``; the models
-    trained so far are still returned in ``result``.
+    :class:`~medpriv_widgets.progress.Progress` about every 1/50 of training (``done``: optimizer
+    steps, the message gives the mean loss over the models). The last record's ``partial`` is
+    the list of K SmallCNN state dicts; when ``stop`` ended the run early it has
+    ``stopped=True`` and holds the models as trained so far.
     """
     check_int("epochs", epochs, low=1)
     check_int("batch_size", batch_size, low=1)
@@ -219,6 +208,7 @@ def train_stacked(*, images: torch.Tensor, labels: torch.Tensor, in_mask: np.nda
     total = epochs * steps_per_epoch
     images_d, labels_d = images.to(device), labels.to(device)
     report_every = max(1, total // 50)
+    title = f"{n_models} models at once"
     loss_fn = nn.CrossEntropyLoss(reduction="mean")
     stopped = False
     step = 0
@@ -242,16 +232,13 @@ def train_stacked(*, images: torch.Tensor, labels: torch.Tensor, in_mask: np.nda
                     group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
             opt.step()
             step += 1
-            if step % report_every == 0 or step == total:
-                yield ShadowProgress(step=step, total_steps=total, epoch=epoch,
-                                     loss=float(loss.detach()) / n_models)
+            if (step % report_every == 0 or step == total) and step < total:
+                yield Progress(title, step, total, f"step {step} of {total} (epoch {epoch + 1} of "
+                               f"{epochs}), mean loss {float(loss.detach()) / n_models:.3f}")
         if stopped:
             break
-    if stopped:
-        yield ShadowProgress(step=step, total_steps=total, epoch=epoch, loss=float("nan"), stopped=True)
-    if result is not None:
-        result["state_dicts"] = stacked.state_dicts()
-        result["stopped"] = stopped
+    words = f"stopped after {step} of {total} steps" if stopped else f"{n_models} models trained"
+    yield Progress(title, step, total, words, partial=stacked.state_dicts(), stopped=stopped)
 
 
 def logit_confidence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
