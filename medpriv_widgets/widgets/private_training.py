@@ -241,8 +241,9 @@ class PrivateTrainingLab:
         elif self.reference is None:
             self.reference = self.stage_for(math.inf).load(self.cache)
         self._show_curves(result)
-        if not getattr(result, "stopped", False):  # a stopped run keeps its partial bar
-            self.progress.max, self.progress.value = max(result.steps, 1), result.steps
+        # a stopped run shows how far it got; a finished one a full bar
+        planned = result.history[-1]["steps_total"] if result.history else result.steps
+        self.progress.max, self.progress.value = max(planned, 1), result.steps
         self.status.value = ("answered from the cache" if cached else
                              f"{'stopped' if result.stopped else 'done'} in {result.seconds:.0f} s "
                              f"on {html.escape(result.device)}")
@@ -305,6 +306,7 @@ class PrivateTrainingLab:
         if not self._data.synthetic:  # keep the synthetic-data warning visible
             self.messages.clear()
         self._reset_curves()
+        self.progress.value = 0
         self._set_running(True)
         self.status.value = "training…"
         targets = ([math.inf] if compare and not math.isinf(eps) else []) + [eps]
