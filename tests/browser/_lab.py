@@ -129,7 +129,7 @@ class LabSession:
     def widget(self, selector: str):
         """The first element matching ``selector``, scrolled into view."""
         loc = self.page.locator(selector).first
-        loc.wait_for(state="attached", timeout=60_000)
+        loc.wait_for(state="attached", timeout=180_000)  # generous: a loaded machine renders slowly
         loc.scroll_into_view_if_needed()
         return loc
 
