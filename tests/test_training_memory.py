@@ -202,18 +202,18 @@ torch.set_num_threads(1)
 from torch import nn
 from medpriv_widgets.bench import peak_rss_mb
 from medpriv_widgets.training import TrainConfig
-from medpriv_widgets.training.loop import (PrivacyPlan, _make_optimizer, _make_private,
+from medpriv_widgets.training.loop import (PrivacyPlan, make_optimizer, make_private,
                                            build_model, logical_step)
 mpb = None if sys.argv[1] == "none" else int(sys.argv[1])
 cfg = TrainConfig(size=64, target_epsilon=8.0, max_physical_batch_size=mpb).effective()
 g = torch.Generator().manual_seed(0)
 x, y = torch.rand(192, 1, 64, 64, generator=g), torch.randint(0, 2, (192,), generator=g)
 model = build_model(cfg)
-opt = _make_optimizer(cfg, model)
+opt = make_optimizer(cfg, model)
 loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=192)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    model, opt, _ = _make_private(cfg, PrivacyPlan(True, 1.0, 1.0, 1, 1, 1e-5, math.inf, 1.0),
+    model, opt, _ = make_private(cfg, PrivacyPlan(True, 1.0, 1.0, 1, 1, 1e-5, math.inf, 1.0),
                                   model, opt, loader, 0)
 before = peak_rss_mb()
 opt.zero_grad(set_to_none=True)

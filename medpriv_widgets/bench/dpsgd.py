@@ -39,7 +39,7 @@ from torch import nn
 from . import peak_rss_mb
 from ..device import choose_device, device_label
 from ..training import TrainConfig, evaluate, load_model, train
-from ..training.loop import (PrivacyPlan, resolve_data, _make_optimizer, _make_private,
+from ..training.loop import (PrivacyPlan, resolve_data, make_optimizer, make_private,
                              build_model, logical_step, release_freed_memory)
 
 EPSILON = 8.0
@@ -82,11 +82,11 @@ def step_times(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, 
 
     def build(private: bool):
         model = build_model(config).to(dev)
-        opt = _make_optimizer(config, model)
+        opt = make_optimizer(config, model)
         if private:
             loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
                                                  batch_size=len(y))
-            model, opt, _ = _make_private(config, plan, model, opt, loader, config.seed)
+            model, opt, _ = make_private(config, plan, model, opt, loader, config.seed)
         return model, opt
 
     def one(model, opt, private: bool, max_physical=config.max_physical_batch_size) -> float:

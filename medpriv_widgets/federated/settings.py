@@ -142,7 +142,7 @@ class FederationSettings:
 
     def local_config(self) -> TrainConfig:
         """The training settings every hospital uses locally (the project's one training path:
-        :func:`~medpriv_widgets.training.loop.build_model`, ``_make_private``, ``logical_step``)."""
+        :func:`~medpriv_widgets.training.loop.build_model`, ``make_private``, ``logical_step``)."""
         return TrainConfig(size=self.size, batch_size=self.batch_size, lr=self.lr,
                            optimizer="sgd", noise_multiplier=self.noise_multiplier,
                            max_grad_norm=self.max_grad_norm, delta=self.delta, seed=self.seed,

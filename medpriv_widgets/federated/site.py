@@ -2,7 +2,7 @@
 
 The local training is the project's one training path, reused stage by stage rather than
 written again: :func:`~medpriv_widgets.training.loop.build_model` makes the network,
-``_make_private`` wraps model, optimizer and loader with Opacus (Poisson sampling, clipping,
+``make_private`` wraps model, optimizer and loader with Opacus (Poisson sampling, clipping,
 noise) and :func:`~medpriv_widgets.training.loop.logical_step` takes each step, in chunks that
 bound memory. Only the number of steps differs: a round takes ``local_steps`` steps, not whole
 epochs.
@@ -20,7 +20,7 @@ from torch import nn
 from ..stopping import StopToken, stop_requested
 from ..training import TrainConfig
 from ..training.config import sample_rate_for
-from ..training.loop import (PrivacyPlan, _make_optimizer, _make_private, _plain, build_model,
+from ..training.loop import (PrivacyPlan, build_model, make_optimizer, make_private, unwrap,
                              logical_step, release_freed_memory)
 
 
@@ -78,13 +78,13 @@ def train_locally(*, global_model: nn.Module, images: torch.Tensor, labels: torc
     model.load_state_dict(global_model.state_dict())
     start = flatten(model)
     config = config.with_(batch_size=min(config.batch_size, n)).effective()
-    optimizer = _make_optimizer(config, model)
+    optimizer = make_optimizer(config, model)
     gen = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels),
                                          batch_size=config.batch_size, shuffle=True, generator=gen)
     plan = local_plan(config, n, steps)
     if plan.private:
-        model, optimizer, loader = _make_private(config, plan, model, optimizer, loader, seed)
+        model, optimizer, loader = make_private(config, plan, model, optimizer, loader, seed)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     taken, loss_sum, seen = 0, 0.0, 0
@@ -100,7 +100,7 @@ def train_locally(*, global_model: nn.Module, images: torch.Tensor, labels: torc
                 seen += int(xb.shape[0])
             taken += 1
         release_freed_memory()
-    plain = _plain(model).eval()
+    plain = unwrap(model).eval()
     return LocalUpdate(flatten(plain) - start, loss_sum / seen if seen else math.nan, taken, plain)
 
 

@@ -4,8 +4,9 @@ One record per epoch, whose ``partial`` is an :class:`EpochRecord` (loss, ε spe
 metrics); the last record's ``partial`` is the :class:`TrainResult` (also when the run was
 stopped: then ``stopped`` is True and the result describes the partly trained model).
 
-The stages have names (``prepare_data``, ``_privacy_plan``, ``_make_private``, ``_run_epoch``)
-so each can be read, taught or replaced on its own. DP-SGD is Opacus' ``PrivacyEngine`` with
+The stages have public names (``prepare_data``, ``plan_privacy``, ``build_model``,
+``make_optimizer``, ``make_private``, ``logical_step``, ``unwrap``) so each can be read, taught
+or reused on its own (a federated hospital's local round is built from them). DP-SGD is Opacus' ``PrivacyEngine`` with
 Poisson sampling: in every step each training image joins the batch independently with
 probability q, each image's gradient is clipped to length ≤ C (``max_grad_norm``) and Gaussian
 noise of standard deviation σ·C is added to their sum. ε is computed in one place,
@@ -270,13 +271,14 @@ def build_model(config: TrainConfig) -> nn.Module:
     return model
 
 
-def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """Adam, or SGD with momentum 0.9, at the config's learning rate (``config`` effective)."""
     if config.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=config.lr)
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
 
 
-def _make_private(config: TrainConfig, plan: PrivacyPlan, model, optimizer, loader, seed: int):
+def make_private(config: TrainConfig, plan: PrivacyPlan, model, optimizer, loader, seed: int):
     """Wrap model, optimizer and loader with Opacus (Poisson sampling, clipping, noise)."""
     from opacus import PrivacyEngine
 
@@ -299,7 +301,7 @@ def _param_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _plain(model: nn.Module) -> nn.Module:
+def unwrap(model: nn.Module) -> nn.Module:
     """The SmallCNN inside an Opacus GradSampleModule (or the model itself)."""
     return getattr(model, "_module", model)
 
@@ -369,7 +371,7 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
 
     seed = config.seed
     model = build_model(config).to(dev)
-    optimizer = _make_optimizer(config, model)
+    optimizer = make_optimizer(config, model)
     gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 104729)
     dataset = torch.utils.data.TensorDataset(train_set.images, train_set.labels)
@@ -378,7 +380,7 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
     # copied before Opacus attaches its hooks; it tracks the same Parameter objects afterwards
     ema = _EMA(model, config.ema) if config.ema > 0 else None
     if plan.private:
-        model, optimizer, loader = _make_private(config, plan, model, optimizer, loader, seed)
+        model, optimizer, loader = make_private(config, plan, model, optimizer, loader, seed)
     loss_fn = nn.CrossEntropyLoss()
 
     history: list[dict] = []
@@ -407,13 +409,13 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
                 loss_sum += logical_step(model, optimizer, loss_fn, xb, yb, private=plan.private,
                                          max_physical_batch_size=config.max_physical_batch_size)
                 if ema is not None:
-                    ema.update(_plain(model), step + 1)
+                    ema.update(unwrap(model), step + 1)
                 loss_n += xb.shape[0]
             release_freed_memory()
             step += 1
             ep_steps += 1
             ep_time += time.perf_counter() - t0
-        val_metrics = _val_metrics(ema.model if ema is not None else _plain(model), val_set)
+        val_metrics = _val_metrics(ema.model if ema is not None else unwrap(model), val_set)
         record = EpochRecord(
             epoch=epoch - (1 if stopped and ep_steps < plan.steps_per_epoch else 0),
             epochs=config.epochs, step=step, steps_total=plan.steps,
@@ -427,7 +429,7 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
             break
         yield Progress(stage, step, plan.steps, record.message(), partial=record)
 
-    plain = ema.model if ema is not None else _plain(model)
+    plain = ema.model if ema is not None else unwrap(model)
     test_metrics = evaluate(plain, test)
     record.seconds = time.perf_counter() - t_start
     history[-1] = record.as_dict()
