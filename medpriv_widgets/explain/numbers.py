@@ -6,7 +6,7 @@ One set of formatters for every lesson, widget and sentence (statements in
 Rounding direction (``rounding=``): a privacy number shown to people never understates risk.
 An upper bound on a risk (a TPR bound, a posterior, a δ, an ε spent) is rounded *up*; an amount
 still available (a remaining budget) is rounded *down*; everything else to the nearest value.
-Float dust (0.30000000000000004, 25.000000000000004) is not a digit: a value within 1e-9
+Float dust (0.30000000000000004, 25.000000000000004) is not a digit: a value within 1e-12
 (relative) of a shorter number is that number, whatever the direction.
 """
 
@@ -22,7 +22,7 @@ __all__ = ["ROUNDINGS", "format_count", "format_delta", "format_epsilon", "forma
 
 #: Accepted values of ``rounding=``.
 ROUNDINGS = ("nearest", "up", "down")
-_DUST = 1e-9
+_DUST = 1e-12  # relative: a few ulps of a product, never a digit a count could carry
 
 
 def _scaled(x: float, power: int, rounding: str) -> int:
@@ -105,14 +105,14 @@ def format_percent(p: float, *, rounding: str = "nearest") -> str:
     rounding = check_choice("rounding", rounding, ROUNDINGS)
     if x == 0.0 or x == 100.0:
         return f"{x:.0f}%"
-    if x >= 99.5:
+    d = max(0, 1 - Decimal(x).adjusted())  # two significant digits
+    v = Decimal(_scaled(x, d, rounding)).scaleb(-d)
+    if v >= 100:  # would read '100%': keep the digits that tell it from certainty
         for d in range(1, 13):
             v = Decimal(_scaled(x, d, rounding)).scaleb(-d)
             if v < 100:
                 return f"{v:.{d}f}%"
         return "99.999999999999%" if rounding != "up" else "100%"
-    d = max(0, 1 - Decimal(x).adjusted())  # two significant digits
-    v = Decimal(_scaled(x, d, rounding)).scaleb(-d)
     text = f"{v:.{d}f}" if d <= 20 else f"{v:.1e}".replace("e-0", "e-")
     if "." in text and "e" not in text and float(text) >= 10:  # 9.96 → '10.0' → '10'
         text = text.rstrip("0").rstrip(".")
