@@ -159,7 +159,9 @@ def test_each_hospital_has_its_own_budget_and_a_spent_one_drops_out(fed_pool, fe
     for ledger in ledgers.values():
         if not ledger.locked:
             with pytest.raises(Exception):
-                ledger.spend(1e6, note="use it all")
+                ledger.spend(1e6, note="too much")  # refused; what is left stays usable
+            ledger.spend(ledger.remaining()[0], note="use it all")
+            assert ledger.locked
     with pytest.raises(DatasetLocked, match="Every hospital's privacy budget is used up"):
         list(Federation(settings, pool=fed_pool, test_data=fed_test,
                         ledgers=ledgers).run(cache=None))

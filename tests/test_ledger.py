@@ -81,26 +81,54 @@ def edit(path, sql: str, *args) -> None:
 # ----------------------------------------------------------------------------- basics
 def test_spends_add_up_and_exhaustion_locks(tmp_path):
     led = make(tmp_path)
-    for i in range(10):
+    for i in range(9):
         rec = led.spend(0.1, note=f"count {i}", mechanism="laplace")
         assert rec["epsilon"] == 0.1 and rec["seq"] == i + 1
+    assert led.spent()[0] == pytest.approx(0.9)
+    assert not led.locked
+    led.spend(0.1, note="count 9")  # the last of the budget: spent, and the dataset locks
     assert led.spent()[0] == pytest.approx(1.0)
     assert led.remaining()[0] == pytest.approx(0.0, abs=1e-12)
-    assert not led.locked
-    with pytest.raises(BudgetExhausted, match="locked") as info:
-        led.spend(0.1, note="one too many")
-    assert "Hospital A" in str(info.value) and "reset(confirm=True)" in str(info.value)
-    # In words: what it would spend, what is left, what now; no δ for a pure-ε question.
-    assert "'one too many' would spend ε = 0.1 of the privacy budget, but nothing is left" \
-        in str(info.value)
-    assert "Nothing was spent" in str(info.value) and "δ" not in str(info.value)
-    assert led.locked
-    assert len(led.history) == 10  # the refused spend is not recorded
-    with pytest.raises(DatasetLocked, match="is locked: no further questions or training"):
+    assert led.locked and len(led.history) == 10
+    with pytest.raises(DatasetLocked, match="is locked: no further questions or training") as info:
         led.check_open()
+    assert "'count 9' used the last of it" in str(info.value)
+    assert "Hospital A" in str(info.value) and "reset(confirm=True)" in str(info.value)
     with pytest.raises(DatasetLocked):
         led.spend(0.001, note="tiny")
     assert led.fraction_used() == 1.0
+
+
+def test_an_oversized_request_is_refused_without_locking_what_is_left(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.7, note="first count")
+    with pytest.raises(BudgetExhausted) as info:
+        led.spend(0.5, note="one too big")
+    # In words: what it would spend, what is left, what now; no δ for a pure-ε question.
+    text = str(info.value)
+    assert "'one too big' would spend ε = 0.5 of the privacy budget, but only ε = 0.3" in text
+    assert "Nothing was spent, and the dataset stays open" in text and "δ" not in text
+    assert "Hospital A" in text and "locked" not in text
+    assert not led.locked and len(led.history) == 1  # the refused spend is not recorded
+    led.check_open()
+    led.spend(0.3, note="what is left")  # a request that fits is still answered ...
+    assert led.locked  # ... and uses the budget up
+    with pytest.raises(DatasetLocked):
+        led.spend(0.1, note="after")
+
+
+def test_lock_closes_on_purpose(tmp_path):
+    led = make(tmp_path)
+    led.spend(0.2, note="x")
+    led.lock(reason="the study ended")
+    led.lock(reason="again")  # nothing changes
+    assert led.locked and led.remaining()[0] == pytest.approx(0.8)
+    with pytest.raises(DatasetLocked, match=r"is locked \(the study ended\)"):
+        led.check_open()
+    with pytest.raises(InvalidParameterError, match="reason"):
+        led.lock(reason=" ")
+    led.reset(confirm=True)
+    assert not led.locked
 
 
 def test_history_records_what_when_mechanism(tmp_path):
@@ -144,7 +172,7 @@ def test_no_noise_training_cannot_be_covered(tmp_path):
     led = make(tmp_path, epsilon=50.0)
     with pytest.raises(BudgetExhausted):
         led.spend_dpsgd(noise_multiplier=0.0, sample_rate=0.01, steps=10, note="non-private")
-    assert led.history == [] and led.locked
+    assert led.history == [] and not led.locked  # refused; the budget is still there
 
 
 # ----------------------------------------------------------------------------- persistence
@@ -182,6 +210,7 @@ def test_reset_needs_explicit_confirmation(tmp_path):
     led.spend(0.9, note="big")
     with pytest.raises(BudgetExhausted):
         led.spend(0.2, note="too much")
+    led.spend(0.1, note="the rest")
     for bad in ({}, {"confirm": False}, {"confirm": "yes"}, {"confirm": 1}):
         with pytest.raises(InvalidParameterError, match="instructor"):
             led.reset(**bad)
@@ -189,7 +218,7 @@ def test_reset_needs_explicit_confirmation(tmp_path):
     led.reset(confirm=True)
     assert not led.locked and led.history == [] and led.remaining()[0] == 1.0
     # The old record is kept: the log only grows.
-    assert [k for _, k, _ in events(led.path)] == ["create", "spend", "lock", "reset"]
+    assert [k for _, k, _ in events(led.path)] == ["create", "spend", "spend", "lock", "reset"]
     assert events(led.path)[1][2]["note"] == "big"
     led.reset(confirm=True, epsilon=3.0)
     assert led.budget == (3.0, 1e-5)
@@ -256,8 +285,8 @@ def test_truncated_file_is_detected_and_reset_recovers(tmp_path):
 
 def test_unlocking_by_hand_is_detected(tmp_path):
     led = make(tmp_path)
-    with pytest.raises(BudgetExhausted):
-        led.spend(2.0, note="too much")
+    led.spend(1.0, note="all of it")
+    assert led.locked
     edit(led.path, "DELETE FROM events WHERE kind = 'lock'")
     with pytest.raises(LedgerCorrupt):
         led.check_open()
@@ -342,7 +371,7 @@ def test_concurrent_processes_never_exceed_the_budget(tmp_path, writers):
     assert len(successful) == 14  # 14 × 0.07 = 0.98 ≤ 1 < 15 × 0.07
     assert led.spent()[0] == pytest.approx(0.07 * len(successful))
     assert led.spent()[0] <= 1.0 + 1e-9
-    assert led.locked
+    assert not led.locked  # 0.02 is left: the refused requests did not throw it away
 
 
 def test_errors_are_privacy_budget_errors():
@@ -358,7 +387,8 @@ def test_refusal_names_delta_only_when_delta_is_the_problem(tmp_path):
         led.spend(0.1, 5e-6, note="histogram of ages")
     text = str(info.value)
     assert "would spend δ = 5e-6" in text and "only δ = 1e-6 is left" in text
-    assert "'cohort' at institution 'demo'" in text and "now locked" in text
+    assert "'cohort' at institution 'demo'" in text and "stays open" in text
+    assert not led.locked
     led.reset(confirm=True)
     led.spend(0.7, note="first count")
     with pytest.raises(BudgetExhausted, match=r"would spend ε = 0\.5 of the privacy budget, but "

@@ -148,7 +148,8 @@ def test_stop_ends_within_one_batch(pool, test_set, private):
 def test_locked_dataset_refuses_training(tmp_path, pool, test_set):
     ledger = PrivacyLedger(tmp_path / "l.json", epsilon=1.0, delta=1e-5)
     with pytest.raises(BudgetExhausted):
-        ledger.spend(5.0, note="too much")
+        ledger.spend(5.0, note="too much")  # refused; the dataset stays open ...
+    ledger.spend(1.0, note="all of it")     # ... until its budget is used up
     with pytest.raises(DatasetLocked):
         train(small(noise_multiplier=1.0), data=pool, test_data=test_set, ledger=ledger)
 

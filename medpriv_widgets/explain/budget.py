@@ -52,31 +52,50 @@ def _left(x: float) -> str:
     return "0" if x < _NOTHING else format_number(x, rounding="down")
 
 
-def budget_locked_message(*, dataset: str, institution: str, reason: str | None = None) -> str:
-    """Why every query and training run is refused: the dataset is locked."""
+def budget_locked_message(*, dataset: str, institution: str, reason: str | None = None,
+                          cause: str = "refused") -> str:
+    """Why every query and training run is refused: the dataset is locked.
+
+    ``cause``: 'spent' (the request ``reason`` used up the last of the budget), 'refused' (the
+    request ``reason`` came when nothing was left) or 'closed' (closed on purpose, ``reason``
+    says why).
+    """
     _texts(dataset=dataset, institution=institution)
+    cause = check_choice("cause", cause, ("refused", "spent", "closed"))
     if reason is not None:
         _texts(reason=reason)
-    why = f" (the request {reason!r} asked for more than was left)" if reason else ""
+    if cause == "closed":
+        why = f" ({reason})" if reason else ""
+        return (f"The dataset {dataset!r} at institution {institution!r} is locked{why}: no "
+                f"further questions or training. {_RESET}")
+    if not reason:
+        why = ""
+    elif cause == "spent":
+        why = f" (the request {reason!r} used the last of it)"
+    else:
+        why = f" (the request {reason!r} asked for more than was left)"
     return (f"The privacy budget of {_whose(dataset, institution)} is used up{why}, so the "
             f"dataset is locked: no further questions or training. {_RESET}")
 
 
 def budget_refusal_message(*, dataset: str, institution: str, note: str, kind: str,
                            need: tuple[float, float], left: tuple[float, float],
-                           budget: tuple[float, float], request_delta: float = 0.0) -> str:
+                           budget: tuple[float, float], request_delta: float = 0.0,
+                           locks: bool = True) -> str:
     """Why one spend was refused: what it would spend, what is left, what happens now.
 
     ``kind``: 'basic' (an (ε, δ) release) or 'gaussian' (a Gaussian answer or DP-SGD run);
     ``need``: (ε, δ) the request adds to the total (ε = inf when nothing can cover it);
     ``left``: (ε, δ) still available; ``budget``: the whole (ε, δ) budget;
-    ``request_delta``: the δ a basic request asked for.
+    ``request_delta``: the δ a basic request asked for; ``locks``: whether the refusal locked the
+    dataset (nothing was left) or left it open for smaller requests.
     """
     _texts(dataset=dataset, institution=institution, note=note)
     kind = check_choice("kind", kind, ("basic", "gaussian"))
     need = _pair("need", need, allow_inf=True)
     left, budget = _pair("left", left), _pair("budget", budget)
     request_delta = check_real("request_delta", request_delta, low=0.0, high=1.0)
+    locks = check_choice("locks", locks, (True, False))
     whose = _whose(dataset, institution)
     eps_budget, dlt_budget = _spent(budget[0]), _spent(budget[1])
     where = (f" (dataset {dataset!r}, institution {institution!r}; whole budget "
@@ -100,8 +119,12 @@ def budget_refusal_message(*, dataset: str, institution: str, note: str, kind: s
         cost = (f"The request {note!r} would spend δ = {_spent(need[1])} (the small chance "
                 f"that the guarantee fails), but only δ = {_left(left[1])} is left for {whose} "
                 f"(whole budget ε = {eps_budget}, δ = {dlt_budget})")
-    return (f"{cost}. Nothing was spent. The dataset is now locked: no further questions or "
-            f"training. {_RESET}")
+    if locks:
+        return (f"{cost}. Nothing was spent. The dataset is now locked: no further questions or "
+                f"training. {_RESET}")
+    rest = f"ε = {_left(left[0])} is left for smaller requests"
+    return (f"{cost}. Nothing was spent, and the dataset stays open: {rest}. The dataset locks "
+            f"when the budget is used up.")
 
 
 def budget_corrupt_message(*, path, why: str, dataset: str, institution: str) -> str:

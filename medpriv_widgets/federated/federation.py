@@ -265,6 +265,16 @@ class Federation(Stage):
                     "(ledger.reset(confirm=True)).")
         yield from super().run(cache=cache, stop=stop, device=device)
 
+    def _close(self, site: str, round_: int, refusal: Exception) -> str:
+        """Lock ``site``'s ledger (what is left cannot pay for a round) and say so, in words."""
+        ledger = self.ledgers[site]
+        ledger.lock(reason=f"what is left of its budget cannot pay for round {round_}")
+        try:
+            ledger.check_open()
+        except DatasetLocked as closed:
+            return str(closed)
+        return str(refusal)
+
     # ------------------------------------------------------------------ the rounds
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
         s = self.settings
@@ -306,8 +316,9 @@ class Federation(Stage):
                             steps=s.local_steps,
                             note=f"federated round {r}: {s.local_steps} DP-SGD steps at {h.name}")
                     except (BudgetExhausted, DatasetLocked) as exc:
+                        # What is left cannot pay for a round: the hospital is closed for good.
                         locked[k] = True
-                        row.status, row.message = LOCKED_NOW, str(exc)
+                        row.status, row.message = LOCKED_NOW, self._close(h.name, r, exc)
                         continue
                     row.epsilon = eps_now[k] = float(spent["total_epsilon"])
                 local = train_locally(global_model=model, images=h.data.images,

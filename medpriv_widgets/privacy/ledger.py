@@ -1,10 +1,13 @@
 """A persistent privacy budget per (institution, dataset) that locks the dataset when spent.
 
 The budget is spent like money. Every spend is recorded (what, when, mechanism, parameters, ε,
-δ); a spend the remaining budget cannot cover raises :class:`~medpriv_widgets.errors.BudgetExhausted`
-(nothing is recorded for it) and *locks* the dataset: every later query or training run refuses
-with :class:`~medpriv_widgets.errors.DatasetLocked`, in words, until an instructor calls
-``ledger.reset(confirm=True)``. A kernel restart does not reset anything: the ledger lives on disk.
+δ). A spend the remaining budget cannot cover raises :class:`~medpriv_widgets.errors.BudgetExhausted`
+and records nothing; the dataset stays open for requests that fit (one oversized request must not
+throw away what is left). The spend that uses the budget up *locks* the dataset: every later
+query or training run refuses with :class:`~medpriv_widgets.errors.DatasetLocked`, in words,
+until an instructor calls ``ledger.reset(confirm=True)``; ``lock(reason=)`` closes a dataset on
+purpose (a federation closes a hospital that cannot pay for another round). A kernel restart
+does not reset anything: the ledger lives on disk.
 
 Where: one file per (institution, dataset), by default
 ``ledger_dir()/<institution>/<dataset>.sqlite`` (``path=None``; ``MEDPRIV_LEDGER_DIR``, else the
@@ -174,6 +177,8 @@ def _fold(state: _State | None, event: Event) -> _State:
         if state.locked is not None:
             raise _Bad("a lock of a dataset that was already locked")
         _str(b.get("when")), _str(b.get("reason"), empty=True), _dict(b.get("refused"))
+        if b.get("cause", "refused") not in ("refused", "spent", "closed"):
+            raise _Bad(f"a lock of an unknown cause ({b.get('cause')!r})")
         state.locked = b
     elif event.kind == "reset":
         _str(b.get("when"))
@@ -392,9 +397,15 @@ class PrivacyLedger:
                 and total[1] <= dlt_b * (1 + _REL_SLACK) + 1e-300)
 
     def _locked_message(self, state: _State | None = None) -> str:
-        reason = state.locked.get("reason") if state is not None and state.locked else None
+        lock = state.locked if state is not None and state.locked else {}
+        # Files written before "cause" existed locked only on a refused request.
         return budget_locked_message(dataset=self.dataset, institution=self.institution,
-                                     reason=reason)
+                                     reason=lock.get("reason"),
+                                     cause=lock.get("cause", "refused") if lock else "refused")
+
+    def _nothing_left(self, total: tuple[float, float]) -> bool:
+        """True when no ε is left after ``total`` (float dust from equal sums counts as none)."""
+        return total[0] >= self._budget[0] * (1 - _REL_SLACK) - 1e-12
 
     # ------------------------------------------------------------------ spending
     def _spend(self, record: dict) -> dict:
@@ -408,15 +419,20 @@ class PrivacyLedger:
                 record = dict(record, seq=state.n_spends + 1, id=uuid.uuid4().hex, when=_now())
                 after = self._totals(state, record)
                 if not self._affordable(after):
-                    append("lock", {"when": _now(), "reason": record["note"],
-                                    "refused": {"mechanism": record["mechanism"],
-                                                "params": record["params"]}})
+                    # Refused, nothing recorded. Only a budget with nothing left is locked:
+                    # an oversized request leaves what remains usable by smaller ones.
+                    spent_out = self._nothing_left(before)
+                    if spent_out:
+                        append("lock", {"when": _now(), "reason": record["note"],
+                                        "cause": "refused",
+                                        "refused": {"mechanism": record["mechanism"],
+                                                    "params": record["params"]}})
                     need = (after[0] - before[0], after[1] - before[1])
                     refusal = BudgetExhausted(budget_refusal_message(
                         dataset=self.dataset, institution=self.institution,
                         note=record["note"], kind=record["kind"], need=need,
                         left=self._remaining_from(before), budget=self._budget,
-                        request_delta=float(record["delta"])))
+                        request_delta=float(record["delta"]), locks=spent_out))
                 else:
                     if record["kind"] == "gaussian":
                         # What this spend added to the total, given everything before it.
@@ -424,6 +440,9 @@ class PrivacyLedger:
                         record["delta"] = max(after[1] - before[1], 0.0)
                     record["total_epsilon"], record["total_delta"] = after
                     stored = append("spend", record)
+                    if self._nothing_left(after):  # this spend used the budget up
+                        append("lock", {"when": _now(), "reason": record["note"],
+                                        "cause": "spent", "refused": {}})
                 self._fold_all(events)
         except FileNotFoundError:
             self._state()  # raises the missing-file error
@@ -436,8 +455,9 @@ class PrivacyLedger:
               mechanism: str = "laplace") -> dict:
         """Record an (ε, δ)-DP release (basic composition). Returns the stored record.
 
-        Raises DatasetLocked when the dataset is already locked; BudgetExhausted (and locks the
-        dataset, recording nothing for this spend) when the budget cannot cover it.
+        Raises DatasetLocked when the dataset is already locked; BudgetExhausted (recording
+        nothing; the dataset stays open unless nothing is left) when the budget cannot cover it.
+        A spend that uses the budget up is recorded and locks the dataset.
         """
         eps = check_positive("epsilon", epsilon, hint="Each release spends a positive, finite ε.")
         dlt = check_real("delta", delta, low=0.0, high=1.0, high_inclusive=False)
@@ -466,7 +486,7 @@ class PrivacyLedger:
                     note: str) -> dict:
         """Record a DP-SGD run (or part of one): ``steps`` Poisson-subsampled Gaussian steps.
 
-        ``noise_multiplier`` 0 means no noise: it cannot be covered (BudgetExhausted, locks).
+        ``noise_multiplier`` 0 means no noise: it cannot be covered (BudgetExhausted).
         """
         record = self._dpsgd_record(noise_multiplier=noise_multiplier, sample_rate=sample_rate,
                                     steps=steps, note=note)
@@ -515,7 +535,8 @@ class PrivacyLedger:
 
     @property
     def locked(self) -> bool:
-        """True once a spend was refused; cleared only by ``reset(confirm=True)``."""
+        """True once the budget is used up (or :meth:`lock` closed the dataset); cleared only
+        by ``reset(confirm=True)``."""
         return self._state().locked is not None
 
     @property
@@ -524,6 +545,18 @@ class PrivacyLedger:
         note, mechanism, kind, params, epsilon, delta (what it added), total_epsilon,
         total_delta (after it)."""
         return [dict(s, params=dict(s["params"])) for s in self._state(full=True).spends]
+
+    def lock(self, *, reason: str) -> None:
+        """Close the dataset now, before its budget is used up (a data steward's decision, or a
+        federation closing a hospital whose budget cannot pay for another round). Only
+        ``reset(confirm=True)`` opens it again. Locking a locked dataset does nothing."""
+        _check_text("reason", reason)
+        with self._store.writing() as (events, append):
+            state = self._fold_all(events)
+            if state.locked is None:
+                append("lock", {"when": _now(), "reason": reason, "cause": "closed",
+                                "refused": {}})
+                self._fold_all(events)
 
     def check_open(self) -> None:
         """Raise DatasetLocked (or LedgerCorrupt) unless queries and training may proceed."""
