@@ -98,6 +98,14 @@ class TrainConfig:
         of ≤ 128 (both with ``loop.release_freed_memory``; Binder kills at 2 GB), and a step was
         faster in chunks (1.1 s vs 1.85 s: the working set fits the caches better). None =
         never split.
+    clip_only : bool
+        DP-SGD's per-image clipping to ``max_grad_norm`` with Poisson sampling, but no noise:
+        the "clipping only" defence (ε = ∞; trained with the DP-SGD recipe, so it differs from
+        a DP run only by the noise). Needs ``target_epsilon`` = ∞ and no ``noise_multiplier``.
+    topk_fraction : float
+        Gradient pruning: each optimizer step keeps only this fraction of the gradient's
+        entries, the largest in magnitude over the whole model, and sets the others to 0
+        (``loop.prune_gradients``). 1.0 = off. Non-private training only.
     """
 
     size: int = 64
@@ -123,6 +131,8 @@ class TrainConfig:
     zero_head: bool = True
     use_val: bool = True
     max_physical_batch_size: int | None = 128
+    clip_only: bool = False
+    topk_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         check_choice("size", self.size, SUPPORTED_SIZES)
@@ -167,16 +177,35 @@ class TrainConfig:
         if self.max_physical_batch_size is not None:
             check_int("max_physical_batch_size", self.max_physical_batch_size, low=1,
                       hint="Use None to push each whole batch through the network at once.")
+        check_choice("clip_only", self.clip_only, (True, False))
+        if self.clip_only and self.private:
+            raise InvalidParameterError(
+                "`clip_only` trains with clipping and no noise, so it cannot also have a finite "
+                f"`target_epsilon` or a `noise_multiplier`; got target_epsilon="
+                f"{self.target_epsilon!r}, noise_multiplier={self.noise_multiplier!r}. Use one "
+                "or the other.")
+        check_real("topk_fraction", self.topk_fraction, low=0.0, high=1.0, low_inclusive=False,
+                   hint="It is the fraction of gradient entries kept; 1.0 keeps all.")
+        if self.topk_fraction < 1.0 and (self.private or self.clip_only):
+            raise InvalidParameterError(
+                f"`topk_fraction` {self.topk_fraction!r} prunes the gradients of non-private "
+                "training only; DP-SGD and clip_only runs must keep 1.0.")
 
     @property
     def private(self) -> bool:
         """True for DP-SGD (clipping and noise), False for ordinary training."""
         return self.noise_multiplier is not None or math.isfinite(self.target_epsilon)
 
+    @property
+    def clipped(self) -> bool:
+        """True when each image's gradient is clipped (DP-SGD, or ``clip_only``)."""
+        return self.private or self.clip_only
+
     def effective(self) -> "TrainConfig":
         """A copy with every field left as None filled from the recipe for this privacy setting
-        (:data:`PRIVATE_RECIPE` or :data:`NONPRIVATE_RECIPE`). Training uses this."""
-        recipe = PRIVATE_RECIPE if self.private else NONPRIVATE_RECIPE
+        (:data:`PRIVATE_RECIPE` for clipped runs, else :data:`NONPRIVATE_RECIPE`). Training
+        uses this."""
+        recipe = PRIVATE_RECIPE if self.clipped else NONPRIVATE_RECIPE
         return replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
 
     def to_dict(self) -> dict:

@@ -132,6 +132,13 @@ class PrivacyPlan:
     delta: float
     target_epsilon: float
     max_grad_norm: float | None
+    #: Per-image clipping through Opacus without noise (``TrainConfig.clip_only``).
+    clip_only: bool = False
+
+    @property
+    def clipped(self) -> bool:
+        """Opacus clips each image's gradient (DP-SGD, or clipping only)."""
+        return self.private or self.clip_only
 
 
 # ---------------------------------------------------------------- stages
@@ -228,6 +235,9 @@ def plan_privacy(config: TrainConfig, n_train: int, *, cache: ResultStore | None
             f"`delta` must be below 1/N = {1.0 / n_train:.3g} for N = {n_train} training images "
             f"(otherwise 'private' could mean leaking one child's record outright); got {delta!r}. "
             f"Leave it as None to use {default_delta(n_train):g}.")
+    if config.clip_only:
+        return PrivacyPlan(False, 0.0, q, per_epoch, steps, delta, math.inf,
+                           config.max_grad_norm, clip_only=True)
     if not config.private:
         return PrivacyPlan(False, 0.0, q, per_epoch, steps, delta, math.inf, None)
     if config.noise_multiplier is not None:
@@ -360,6 +370,7 @@ def train(config: TrainConfig, *, data=None, test_data=None, stop: StopToken | N
 def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
     t_start = time.perf_counter()
     stage = (f"DP-SGD at ε = {plan.target_epsilon:.3g}" if plan.private
+             else "training (clipping only, no noise)" if plan.clip_only
              else "training (not private)")
     if ledger is not None:
         ledger.check_open()
@@ -379,7 +390,7 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
                                          generator=gen)
     # copied before Opacus attaches its hooks; it tracks the same Parameter objects afterwards
     ema = _EMA(model, config.ema) if config.ema > 0 else None
-    if plan.private:
+    if plan.clipped:
         model, optimizer, loader = make_private(config, plan, model, optimizer, loader, seed)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -402,12 +413,13 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
             # Poisson sampling can draw an empty batch (only likely for tiny data). DP-SGD still
             # takes the step, with noise only: skipping it would reveal that the batch was empty,
             # which the accountant's subsampled Gaussian does not cover. Ordinary training skips.
-            if xb.shape[0] > 0 or plan.private:
+            if xb.shape[0] > 0 or plan.clipped:
                 xb, yb = xb.to(dev), yb.to(dev)
                 if config.augment and xb.shape[0] > 0:
                     xb = augment(xb, generator=aug_gen)
-                loss_sum += logical_step(model, optimizer, loss_fn, xb, yb, private=plan.private,
-                                         max_physical_batch_size=config.max_physical_batch_size)
+                loss_sum += logical_step(model, optimizer, loss_fn, xb, yb, private=plan.clipped,
+                                         max_physical_batch_size=config.max_physical_batch_size,
+                                         topk_fraction=config.topk_fraction)
                 if ema is not None:
                     ema.update(unwrap(model), step + 1)
                 loss_n += xb.shape[0]
@@ -449,7 +461,8 @@ def _train_gen(config, plan, train_set, val_set, test, stop, ledger, dev, pool):
 
 def logical_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, xb: torch.Tensor,
                  yb: torch.Tensor, *, private: bool,
-                 max_physical_batch_size: int | None = None) -> float:
+                 max_physical_batch_size: int | None = None,
+                 topk_fraction: float = 1.0) -> float:
     """One optimizer step on the batch ``xb`` (B, 1, S, S), ``yb`` (B,), computed in near-equal
     chunks of at most ``max_physical_batch_size`` images (None: in one go); returns the loss
     summed over the batch (mean cross-entropy in nats × B). The caller zeroes the gradients
@@ -467,6 +480,10 @@ def logical_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, xb
       gradients accumulate in ``p.grad``, giving the gradient of the whole batch's mean loss.
 
     Only float summation order differs from one unsplit pass.
+
+    ``private`` means an Opacus ``DPOptimizer`` (clipping, with or without noise).
+    ``topk_fraction`` < 1 (non-private only): the whole batch's gradient is pruned by
+    :func:`prune_gradients` before the step.
     """
     n = xb.shape[0]
     k = 1 if max_physical_batch_size is None else max(1, math.ceil(n / max_physical_batch_size))
@@ -488,8 +505,37 @@ def logical_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, xb
         if xc.shape[0] > 0:  # an empty batch's mean loss is NaN; it adds nothing
             total += float(loss.detach()) * xc.shape[0]
     if not private:
+        if topk_fraction < 1.0:
+            prune_gradients(model, fraction=topk_fraction)
         optimizer.step()
     return total
+
+
+@torch.no_grad()
+def prune_gradients(model: nn.Module, *, fraction: float) -> int:
+    """Gradient pruning (Zhu et al. 2019, the defence of "Deep Leakage from Gradients"): keep
+    the ``fraction`` of all gradient entries with the largest magnitude, over the whole model,
+    and set the rest to 0, in place; returns how many entries were kept.
+
+    One threshold for all parameters (not one per layer), so layers whose gradients are small
+    are pruned most. Ties at the threshold are all kept, so slightly more than the fraction may
+    survive. Not a DP mechanism: it limits what one step reveals, with no guarantee.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return 0
+    flat = torch.cat([g.detach().abs().flatten() for g in grads])
+    keep = max(1, math.ceil(fraction * flat.numel()))
+    if keep >= flat.numel():
+        return flat.numel()
+    # the keep-th largest magnitude is the (n - keep + 1)-th smallest
+    threshold = torch.kthvalue(flat, flat.numel() - keep + 1).values
+    kept = 0
+    for g in grads:
+        mask = g.abs() >= threshold
+        g.mul_(mask)
+        kept += int(mask.sum())
+    return kept
 
 
 def _find_malloc_trim():
