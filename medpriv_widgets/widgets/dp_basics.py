@@ -24,12 +24,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import MedprivError, PrivacyBudgetError
-from ..explain.numbers import format_percent
+from ..explain.dp_basics import counting_statement, spread_text, survey_statement
+from ..explain.numbers import format_count, format_number
 from ..privacy import mechanisms as M
 from ..privacy.ledger import PrivacyLedger
 from ._common import MessageArea
 
-__all__ = ["CountingQueryLab", "RandomizedResponseLab", "BudgetLab", "cohort_labels"]
+__all__ = ["CountingQueryLab", "RandomizedResponseLab", "BudgetLab", "cohort_labels",
+           "fresh_ledger"]
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
                "Not for clinical use.")
@@ -122,8 +124,9 @@ class CountingQueryLab(_Lab):
         self.ask_button = W.Button(description="Ask the database", button_style="primary",
                                    icon="question")
         self.answer_html = W.HTML()
+        self.statement = None
         self.fig = go.FigureWidget(layout=dict(
-            height=380, margin=dict(l=60, r=20, t=60, b=50),
+            height=400, margin=dict(l=60, r=20, t=80, b=50),
             xaxis_title="noisy answer (number of children with pneumonia)",
             yaxis_title="probability density", legend=dict(orientation="h", y=-0.25)))
         # Traces: 0 upper band edge, 1 lower band edge (filled), 2 D, 3 D′, 4 last answer.
@@ -187,9 +190,10 @@ class CountingQueryLab(_Lab):
         if result is None:
             return None
         self.answers.append(result.answer)
-        self.answer_html.value = (f"&nbsp; The database says: <b>{result.answer:.1f}</b> "
-                                  f"<small>(Laplace noise of scale {result.noise_scale:.2f}; "
-                                  f"rounded: {round(result.answer)})</small>")
+        self.answer_html.value = (f"&nbsp; The database says: <b>{format_count(round(result.answer, 1))}"
+                                  f"</b> <small>(Laplace noise of typical size "
+                                  f"{format_number(result.noise_scale)}; rounded: "
+                                  f"{format_count(round(result.answer))})</small>")
         self._draw()
         return result.answer
 
@@ -200,25 +204,27 @@ class CountingQueryLab(_Lab):
             return
         self.messages.clear()
         self.distributions = nd
-        ymax = float(max(nd.density_d.max(), nd.band_high.max()))
+        said = counting_statement(epsilon=nd.epsilon, count_d=self.counts["D"],
+                                  count_d_prime=self.counts["D′"])
+        self.statement = said
+        # The y axis follows the two answer curves, not the band: at large ε the band's top
+        # (e^ε × the curve) would squash both curves flat against the x axis.
+        ymax = 1.15 * float(max(nd.density_d.max(), nd.density_d_prime.max()))
         last = self.answers[-1] if self.answers else None
-        ratio = float(np.exp(nd.max_abs_log_ratio))
         with self.fig.batch_update():
-            self.fig.data[0].update(x=nd.x, y=nd.band_high)
+            self.fig.data[0].update(x=nd.x, y=np.minimum(nd.band_high, ymax))
             self.fig.data[1].update(x=nd.x, y=nd.band_low)
             self.fig.data[2].update(x=nd.x, y=nd.density_d)
             self.fig.data[3].update(x=nd.x, y=nd.density_d_prime)
             self.fig.data[4].update(x=[last, last] if last is not None else [],
                                     y=[0, ymax] if last is not None else [])
-            self.fig.layout.title = (
-                f"ε = {nd.epsilon:.2f}: the true counts {self.counts['D']} (D) and "
-                f"{self.counts['D′']} (D′) give overlapping answers"
-                + (" — SYNTHETIC cohort" if "SYNTHETIC" in self.caption else ""))
+            self.fig.layout.yaxis.range = [0, ymax]
+            self.fig.layout.title = (said.text.replace(": the answers", ":<br>the answers", 1)
+                                     + (" — SYNTHETIC cohort" if "SYNTHETIC" in self.caption
+                                        else ""))
             self.fig.layout.annotations = [dict(
                 x=0.01, y=0.98, xref="paper", yref="paper", showarrow=False, align="left",
-                text=(f"largest ratio of the two curves: {ratio:.2f} = e^{nd.epsilon:.2f}<br>"
-                      f"an answer is at most {ratio:.2f}× more likely with the child than without"),
-                bgcolor="rgba(255,255,255,0.8)")]
+                text=said.numbers["readout"], bgcolor="rgba(255,255,255,0.8)")]
 
 
 # =============================================================================== (b) survey
@@ -243,12 +249,15 @@ class RandomizedResponseLab(_Lab):
         self.run_button = W.Button(description="Run the survey", button_style="primary",
                                    icon="users")
         self.summary = W.HTML()
+        self.statement = None
         self.fig = go.FigureWidget(layout=dict(
             height=330, margin=dict(l=60, r=20, t=50, b=50), bargap=0.05,
-            xaxis_title="estimated share of 'yes'", yaxis_title="surveys",
-            legend=dict(orientation="h", y=-0.3)))
-        self.fig.add_histogram(name=f"{n_repeats} repeats of the survey",
-                               marker_color="rgba(26,115,232,0.6)")
+            xaxis=dict(title="estimated share of 'yes' (outside 0–100%: drawn at the edge)",
+                       range=[-0.02, 1.02], tickformat=".0%"),
+            yaxis_title="surveys", legend=dict(orientation="h", y=-0.3)))
+        self.fig.add_histogram(name=f"{format_count(n_repeats)} repeats of the survey",
+                               marker_color="rgba(26,115,232,0.6)",
+                               xbins=dict(start=0.0, end=1.0 + 1e-9, size=0.025))
         self.fig.add_scatter(name="truth", mode="lines", line=dict(color="#188038", width=3))
         self.fig.add_scatter(name="this class's estimate", mode="lines",
                              line=dict(color="#d93025", width=3, dash="dash"))
@@ -263,7 +272,11 @@ class RandomizedResponseLab(_Lab):
 
     def run(self, *, epsilon: float | None = None, n: int | None = None,
             true_fraction: float | None = None):
-        """Simulate one survey (values from the sliders unless given); returns the survey."""
+        """Simulate one survey (values from the sliders unless given); returns the survey.
+
+        Values given here move the sliders too, so the controls always show the survey on
+        screen. An invalid value is shown in place and changes nothing.
+        """
         eps = self.eps_slider.value if epsilon is None else epsilon
         n = self.n_slider.value if n is None else n
         frac = self.frac_slider.value if true_fraction is None else true_fraction
@@ -272,21 +285,35 @@ class RandomizedResponseLab(_Lab):
         if s is None:
             return None
         self.messages.clear()
+        for slider, value in ((self.eps_slider, eps), (self.n_slider, n),
+                              (self.frac_slider, frac)):
+            if slider.value != value:
+                slider.value = value
+                if abs(slider.value - value) > 1e-9:  # outside the slider's range
+                    self.messages.show(
+                        f"{slider.description} = {value:g} is outside the slider's range "
+                        f"({slider.min:g}–{slider.max:g}); the survey used {value:g}, the "
+                        f"slider shows the nearest value.", kind="warning")
         self.survey = s
-        yes = int(s.answers.sum())
-        self.summary.value = (
-            f"Each student told the truth with probability <b>{s.truth_probability:.0%}</b>. "
-            f"{yes} of {s.answers.size} answered 'yes'. Estimated share: "
-            f"<b>{s.estimate:.0%} ± {s.std_error:.0%}</b> (truth {s.true_fraction:.0%}).")
+        said = survey_statement(n=int(s.answers.size), yes=int(s.answers.sum()),
+                                truth_probability=s.truth_probability, estimate=s.estimate,
+                                std_error=s.std_error, true_fraction=s.true_fraction,
+                                epsilon=s.epsilon)
+        self.statement = said
+        self.summary.value = said.text
         top = max(1.0, float(self.n_repeats) / 5)
+        shown = said.numbers["shown"]
         with self.fig.batch_update():
-            self.fig.data[0].x = s.repeated_estimates
+            # A share lies in 0–100 %: estimates outside it (many at small ε) are drawn at the
+            # edge, where the axis ends, instead of stretching the axis to -200 % … 300 %.
+            self.fig.data[0].x = np.clip(s.repeated_estimates, 0.0, 1.0)
             self.fig.data[1].update(x=[s.true_fraction] * 2, y=[0, top])
-            self.fig.data[2].update(x=[s.estimate] * 2, y=[0, top])
+            self.fig.data[2].update(x=[shown] * 2, y=[0, top])
             # The histogram shows repeats of this one class, so its spread is the coin flips'
             # alone (repeat_spread), not the standard error from the answers (larger).
-            self.fig.layout.title = (f"ε = {s.epsilon:.2f}, {s.answers.size} students: spread of "
-                                     f"repeated surveys ±{format_percent(s.repeat_spread)}")
+            self.fig.layout.title = (f"ε = {format_number(s.epsilon)}, "
+                                     f"{format_count(s.answers.size)} students: repeated surveys "
+                                     f"spread {spread_text(s.repeat_spread)}")
         return s
 
 
@@ -297,11 +324,15 @@ class BudgetLab(_Lab):
     Parameters
     ----------
     ledger : PrivacyLedger, optional
-        The budget to spend from. Default: a fresh ledger in a temporary folder (budget
-        ``epsilon``, ``delta``), so the lesson can be replayed; pass a ledger under
-        ``results_dir()`` to make the lock survive kernel restarts.
+        The budget to spend from. Default: :func:`fresh_ledger` (budget ``epsilon``,
+        ``delta``): the reader starts with a whole budget every time the lesson runs, apart
+        from any ledger the lesson's own cells spend from. Pass a ledger kept in
+        :func:`~medpriv_widgets.paths.ledger_dir` to make the lock survive for good.
     query_epsilon : float
         ε each question costs (a slider lets the learner change it).
+
+    A question the budget cannot pay for is refused and the dataset stays open for smaller
+    ones; the question that uses the budget up is answered and locks the dataset.
     """
 
     def __init__(self, *, ledger: PrivacyLedger | None = None, epsilon: float = 1.0,
@@ -309,9 +340,7 @@ class BudgetLab(_Lab):
                  seed: int = 0) -> None:
         self.messages = MessageArea()
         if ledger is None:
-            folder = Path(tempfile.mkdtemp(prefix="medpriv-ledger-"))
-            ledger = PrivacyLedger(folder / "ledger.json", epsilon=epsilon, delta=delta,
-                                   dataset="pneumoniamnist-train", institution="classroom")
+            ledger = fresh_ledger(epsilon=epsilon, delta=delta, institution="classroom")
         self.ledger = ledger
         if labels is None:
             labels, _, _ = cohort_labels()
@@ -359,18 +388,35 @@ class BudgetLab(_Lab):
             self._show_error(exc)
             self._refresh(keep_message=True)
             return None
-        self.messages.show(f"The database says {result.answer:.1f} (this cost ε = {eps:.2f}).",
-                           kind="info")
+        said = (f"The database says {format_count(round(result.answer, 1))} (this question "
+                f"cost ε = {format_number(eps, rounding='up')}).")
+        if self.ledger.locked:
+            self.messages.show(f"{said} That used the last of the budget, so the dataset is "
+                               f"now LOCKED: no further questions. An instructor can reset it "
+                               f"with the red 'Reset budget (instructors only)' button.",
+                               kind="error")
+        else:
+            self.messages.show(said, kind="info")
         self._refresh(keep_message=True)
         return result.answer
 
     def _show_error(self, exc: BaseException) -> None:
-        """The ledger's words, plus where the reset is in this lab (the ledger names code)."""
-        if isinstance(exc, PrivacyBudgetError):
+        """The ledger's words, plus what to do in this lab (the ledger names code)."""
+        if isinstance(exc, PrivacyBudgetError) and self._locked_now():
             self.messages.show(f"{exc} In this lab, that is the red 'Reset budget (instructors "
                                f"only)' button.", kind="error")
+        elif isinstance(exc, PrivacyBudgetError):  # refused, the dataset stays open
+            left = format_number(self.ledger.remaining()[0], rounding="down")
+            self.messages.show(f"{exc} Move 'ε per question' to {left} or less to use it.",
+                               kind="warning")
         else:
             self.messages.show_error(exc)
+
+    def _locked_now(self) -> bool:
+        try:
+            return self.ledger.locked
+        except MedprivError:  # a damaged ledger is closed too
+            return True
 
     def reset(self, *, confirm: bool = False) -> None:
         """The instructor's button: clears the budget (needs ``confirm=True`` from code)."""
@@ -398,9 +444,11 @@ class BudgetLab(_Lab):
         self.ask_button.disabled = locked
         eps_b, _ = self.ledger.budget
         n = len(history)
-        self.status.value = (f"Spent ε = {spent[0]:.2f} of {eps_b:.2f} "
-                             f"({n} question{'' if n == 1 else 's'} answered)"
-                             + (" — <b>LOCKED</b>" if locked else ""))
+        left = max(eps_b - spent[0], 0.0)
+        self.status.value = (f"Spent ε = {format_number(spent[0], rounding='up')} of "
+                             f"{format_number(eps_b)} ({n} question{'' if n == 1 else 's'} "
+                             f"answered)" + (" — <b>LOCKED</b>" if locked else
+                                             f" — ε = {format_number(left, rounding='down')} left"))
         if locked and not keep_message:
             try:
                 self.ledger.check_open()
@@ -409,5 +457,20 @@ class BudgetLab(_Lab):
         elif not keep_message:
             self.messages.clear()
         rows = "".join(f"<li>{html.escape(r['when'][11:19])} UTC — {html.escape(r['note'])}: "
-                       f"ε = {r['epsilon']:.2f}</li>" for r in history[-8:])
+                       f"ε = {format_number(r['epsilon'], rounding='up')}</li>"
+                       for r in history[-8:])
         self.log.value = f"<small><ol start='{max(1, len(history) - 7)}'>{rows}</ol></small>" if rows else ""
+
+
+def fresh_ledger(*, epsilon: float = 1.0, delta: float = 1e-5, institution: str = "classroom",
+                 dataset: str = "pneumoniamnist-train") -> PrivacyLedger:
+    """A new ledger with a whole budget, in a folder of its own (a temporary one).
+
+    For lessons: every run of the notebook starts from a whole budget, and the cells that
+    demonstrate spending use one ledger while the reader's lab uses another. The file is
+    real, so a second :class:`PrivacyLedger` opened on ``ledger.path`` (as after a kernel
+    restart) sees every spend.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="medpriv-ledger-"))
+    return PrivacyLedger(folder, epsilon=epsilon, delta=delta, dataset=dataset,
+                         institution=institution)
