@@ -3,6 +3,7 @@ whose answers were counted by hand."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -147,3 +148,45 @@ def test_homogeneity_needs_the_quasi_identifiers_in_public(hospital):
     anon = anonymise(release, qi=["ward", "sex"], k=2)
     with pytest.raises(InvalidParameterError, match="ward"):
         homogeneity_attack(anon, pub)
+
+
+def test_mondrian_hand_built():
+    from medpriv_widgets.attacks.linkage import mondrian
+
+    t = pd.DataFrame({
+        "person_id": range(1, 9),
+        "birth_date": pd.to_datetime(["1950-01-01", "1950-02-01", "1960-01-01", "1960-03-01",
+                                      "1970-01-01", "1970-06-01", "1980-01-01", "1980-01-15"]),
+        "postcode": ["80331", "80333", "80335", "80337", "81001", "81003", "81005", "81007"],
+        "diagnosis": list("AABBCCDD"),
+    })
+    m = mondrian(t, qi=["birth_date", "postcode"], k=2)
+    assert m.k == 2 and k_anonymity(m.table, ["birth_date", "postcode"]) == 2
+    assert sorted(m.table["birth_date"]) == ["1950-01–1950-02"] * 2 + ["1960-01–1960-03"] * 2 + \
+        ["1970-01–1970-06"] * 2 + ["1980-01"] * 2
+    assert set(m.table.loc[m.table["diagnosis"] == "A", "postcode"]) == {"80331–80333"}
+    # Every patient is placed in their own group; a stranger outside every range is not.
+    placed = m.place(t.drop(columns="diagnosis"))
+    assert (placed["birth_date"].to_numpy() == m.table["birth_date"].to_numpy()).all()
+    stranger = pd.DataFrame({"birth_date": pd.to_datetime(["1955-06-06"]), "postcode": ["80331"]})
+    assert m.place(stranger)["birth_date"].isna().all()
+    assert m.mean_range("birth_date") > 0 and 0 < m.information_loss < 1
+    assert mondrian(t, qi=["birth_date", "postcode"], k=1).information_loss == 0.0
+    with pytest.raises(InvalidParameterError, match="8 rows"):
+        mondrian(t, qi=["birth_date"], k=9)
+
+
+def test_mondrian_keeps_groups_small_and_the_homogeneity_attack_bites(hospital):
+    from medpriv_widgets.attacks.linkage import mondrian
+
+    reg, pub = hospital
+    release = make_release(reg, QI)
+    small, large = mondrian(release, qi=QI, k=2), mondrian(release, qi=QI, k=20)
+    sizes = np.bincount(small.groups)
+    assert sizes.min() >= 2 and sizes.max() <= 2 * 2 + 1     # ties may add a row
+    assert small.information_loss < large.information_loss
+    assert link(small.table, small.place(pub), columns=QI).share_reidentified == 0.0
+    h_small = homogeneity_attack(small, pub, registry=reg)
+    h_large = homogeneity_attack(large, pub, registry=reg)
+    assert h_small.n_disclosed > h_large.n_disclosed
+    assert h_small.n_correct >= 0.9 * h_small.n_disclosed

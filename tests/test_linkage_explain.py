@@ -34,6 +34,7 @@ def test_pseudonym_and_k_and_homogeneity_sentences():
     k = k_anonymity_statement(k=5, k_reached=6, levels="birth date: year", suppressed=3,
                               n_rows=100, information_loss=0.48, reidentified=0.0)
     assert "at least 5 (reached: 6)" in k.text and "3 of 100 rows were removed" in k.text
+    assert "coarsened: birth date: year" in k.text
     h = homogeneity_statement(n_disclosed=7, n_targets=1170, k=2)
     assert "7 of the 1,170" in h.text and "ℓ-diversity" in h.text
     assert "none of the" in homogeneity_statement(n_disclosed=0, n_targets=5, k=3).text

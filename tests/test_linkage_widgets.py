@@ -46,7 +46,7 @@ def test_no_column_unknown_column_and_recovery(linkage_lab):
 
 @pytest.fixture(scope="module")
 def k_lab():
-    return KAnonymityLab(n=4000, seed=0, ward="all", k=1)
+    return KAnonymityLab(n=6000, seed=0, ward="Psychiatry", k=1)
 
 
 def test_k_slider_generalises_and_stops_naming(k_lab):
@@ -54,16 +54,21 @@ def test_k_slider_generalises_and_stops_naming(k_lab):
     lab.k.value = 1
     assert lab.linked.share_reidentified > 0.3 and lab.anonymised.information_loss == 0
     before = lab.preview.value
-    lab.k.value = 5
-    assert lab.anonymised.k >= 5 and lab.linked.share_reidentified == 0.0
+    lab.k.value = 2
+    assert lab.anonymised.k >= 2 and lab.linked.share_reidentified == 0.0
     assert lab.anonymised.information_loss > 0 and lab.preview.value != before
-    assert "Homogeneity attack" in lab.disclosed.value
+    # Groups of two or three in a ward with four diagnoses: many are single-diagnosis.
+    assert lab.homogeneity.n_disclosed > 0 and "Homogeneity attack" in lab.disclosed.value
+    assert lab.homogeneity.disclosed["name"].iloc[0] in lab.disclosed.value
+    small = lab.homogeneity.n_disclosed
+    lab.k.value = 10
+    assert lab.homogeneity.n_disclosed < small
 
 
 def test_k_larger_than_the_table_is_a_sentence_and_the_lab_recovers(k_lab):
     lab = k_lab
     lab.set_k(10**6)
-    assert "4,000 rows" in lab.message.value or "rows, so no release" in lab.message.value
+    assert "rows, so no release can hide a row among more" in lab.message.value
     lab.k.value = 2
     lab.update()
     assert lab.message.value == "" and lab.anonymised.k >= 2

@@ -74,7 +74,7 @@ def k_anonymity_statement(*, k: int, k_reached: int, levels: str, suppressed: in
                 "can be named.")
     else:
         text = (f"To hide every patient among at least {k} (reached: {k_reached}), the table "
-                f"was coarsened to {levels}"
+                f"was coarsened: {levels}"
                 + (f" and {format_count(suppressed)} of {format_count(n_rows)} rows were removed"
                    if suppressed else "")
                 + f". That lost {format_percent(loss)} of the detail; rows named one-to-one: "

@@ -14,9 +14,8 @@ import ipywidgets as W
 import pandas as pd
 from IPython.display import display
 
-from ..attacks.linkage import (QUASI_IDENTIFIERS, WARDS, anonymise, generalise,
-                               homogeneity_attack, link, make_public_source, make_registry,
-                               make_release)
+from ..attacks.linkage import (QUASI_IDENTIFIERS, WARDS, homogeneity_attack, link,
+                               make_public_source, make_registry, make_release, mondrian)
 from ..errors import MedprivError
 from ..explain.linkage import (homogeneity_statement, k_anonymity_statement,
                                reidentification_statement)
@@ -136,26 +135,26 @@ class LinkageLab:
 
 
 class KAnonymityLab:
-    """Move k: the release is generalised until every row hides among k; see what that costs,
-    that nobody can be named any more — and whose diagnosis a homogeneous group still reveals.
+    """Move k: the release is cut into groups of at least k similar patients (Mondrian), each
+    released with the ranges of its values; see what that costs, that nobody can be named any
+    more — and whose diagnosis a group with a single diagnosis still reveals.
 
     Parameters
     ----------
-    n : patients in the registry. seed. ward : the department whose admissions are released
-    ('all' for every ward). k : initial k. max_suppression : share of rows that may be removed.
+    n : patients in the registry. seed. ward : the department whose admissions are released.
+    k : initial k. k_max : the slider's end.
     """
 
     QI = ("birth_date", "sex", "postcode")
 
     def __init__(self, *, n: int = 20000, seed: int = 0, ward: str = "Psychiatry", k: int = 1,
-                 max_suppression: float = 0.05, k_max: int = 30, n_rows_shown: int = 8) -> None:
+                 k_max: int = 30, n_rows_shown: int = 8) -> None:
         self.registry = make_registry(n=n, seed=seed)
         self.public = make_public_source(self.registry)
-        self.max_suppression = max_suppression
         self.n_rows_shown = n_rows_shown
         self.anonymised = None
-        self.ward = W.Dropdown(options=[("all wards", "all"), *((w, w) for w in WARDS)],
-                               value=ward, description="Release:")
+        self.ward = W.Dropdown(options=[(w, w) for w in WARDS], value=ward,
+                               description="Release:")
         self.k = W.IntSlider(value=k, min=1, max=k_max, description="k:",
                              continuous_update=False)
         self.message = MessageArea()
@@ -175,8 +174,8 @@ class KAnonymityLab:
         self.update()
 
     def table(self) -> pd.DataFrame:
-        reg = self.registry
-        return reg if self.ward.value == "all" else reg.loc[reg["ward"] == self.ward.value]
+        """The registry rows of the chosen ward."""
+        return self.registry.loc[self.registry["ward"] == self.ward.value]
 
     def set_k(self, k) -> None:
         """Ask for any k (beyond the slider too); a k the table cannot reach is a sentence."""
@@ -189,8 +188,8 @@ class KAnonymityLab:
         try:
             table = self.table()
             release = make_release(table, self.QI)
-            anon = anonymise(release, qi=self.QI, k=k, max_suppression=self.max_suppression)
-            linked = link(anon.table, generalise(self.public, anon.levels), columns=self.QI)
+            anon = mondrian(release, qi=self.QI, k=k)
+            linked = link(anon.table, anon.place(self.public), columns=self.QI)
             homog = homogeneity_attack(anon, self.public, registry=table)
         except MedprivError as exc:
             self.message.show_error(exc)
@@ -206,9 +205,10 @@ class KAnonymityLab:
             information_loss=anon.information_loss, reidentified=linked.share_reidentified)
         self.summary.value = (
             f"<p>{html.escape(str(words))}</p>"
-            f"<p><b>Utility left:</b> {anon.utility:.0%} · <b>rows named:</b> "
-            f"{linked.share_reidentified:.1%} · <b>groups:</b> "
-            f"{anon.table.groupby(list(self.QI)).ngroups:,}</p>")
+            f"<p><b>Birth dates</b> now known to within {anon.mean_range('birth_date'):.1f} "
+            f"years on average, <b>postcodes</b> within {anon.mean_range('postcode'):,.0f} "
+            f"numbers · <b>rows named:</b> {linked.share_reidentified:.1%} · <b>groups:</b> "
+            f"{int(anon.groups.max()) + 1:,}</p>")
         cols = [*self.QI, "diagnosis"]
         self.preview.value = _table(anon.table[cols].head(self.n_rows_shown),
                                     css_class="medpriv-kanon-table")

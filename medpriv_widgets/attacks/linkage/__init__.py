@@ -6,7 +6,9 @@
 - :mod:`.pseudonyms`: unsalted hashes vs a dictionary attack, keyed (HMAC) pseudonyms, linking
   releases on a consistent pseudonym.
 - :mod:`.anonymity`: k-anonymity, ℓ-diversity, t-closeness.
-- :mod:`.generalise`: generalisation and suppression to a target k, and its information loss.
+- :mod:`.generalise`: full-domain generalisation and suppression to a target k, and its
+  information loss.
+- :mod:`.mondrian`: k-anonymity by local recoding (Mondrian): small groups, ranges released.
 - :mod:`.homogeneity`: the homogeneity attack on a k-anonymous release.
 
 No Jupyter here; :mod:`medpriv_widgets.widgets.anonymization` draws it.
@@ -19,6 +21,7 @@ from .attack import (ROCHER_2019, SWEENEY_2000, LinkageResult, check_columns, li
 from .generalise import (HIERARCHY_LEVELS, LEVEL_NAMES, AnonymisedRelease, anonymise, generalise,
                          generalise_column)
 from .homogeneity import HomogeneityResult, homogeneity_attack
+from .mondrian import MondrianRelease, mondrian
 from .population import (DIRECT_IDENTIFIERS, QUASI_IDENTIFIERS, SENSITIVE, TRUTH, WARDS,
                          make_public_source, make_registry)
 from .pseudonyms import (DictionaryAttackResult, dictionary_attack, exhaustive_search_seconds,
@@ -26,7 +29,8 @@ from .pseudonyms import (DictionaryAttackResult, dictionary_attack, exhaustive_s
 
 __all__ = [
     "AnonymisedRelease", "AnonymityReport", "DIRECT_IDENTIFIERS", "DictionaryAttackResult",
-    "HIERARCHY_LEVELS", "HomogeneityResult", "LEVEL_NAMES", "LinkageResult", "QUASI_IDENTIFIERS",
+    "HIERARCHY_LEVELS", "HomogeneityResult", "LEVEL_NAMES", "LinkageResult", "MondrianRelease",
+    "QUASI_IDENTIFIERS", "mondrian",
     "ROCHER_2019", "SENSITIVE", "SWEENEY_2000", "TRUTH", "WARDS", "anonymise", "anonymity_report",
     "check_columns", "class_sizes", "dictionary_attack", "exhaustive_search_seconds",
     "generalise", "generalise_column", "hash_pseudonyms", "homogeneity_attack", "k_anonymity",

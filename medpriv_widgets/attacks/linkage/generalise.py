@@ -141,6 +141,11 @@ class AnonymisedRelease:
         """1 − information loss."""
         return 1.0 - self.information_loss
 
+    def place(self, people: pd.DataFrame) -> pd.DataFrame:
+        """``people`` (e.g. the public source) generalised exactly as this release was, so an
+        attacker can find the group each of them would be in."""
+        return generalise(people, self.levels)
+
     def describe_levels(self) -> str:
         """E.g. 'birth_date: year, sex: F/M, postcode: 3 digits'."""
         return ", ".join(f"{c}: {LEVEL_NAMES[c][lvl]}" for c, lvl in self.levels.items())

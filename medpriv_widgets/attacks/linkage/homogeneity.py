@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InvalidParameterError
-from .generalise import AnonymisedRelease, generalise
+from .generalise import AnonymisedRelease
 from .population import SENSITIVE, TRUTH
 
 
@@ -53,8 +53,9 @@ def homogeneity_attack(release: AnonymisedRelease, public: pd.DataFrame, *,
 
     Parameters
     ----------
-    release : AnonymisedRelease
-        From :func:`~medpriv_widgets.attacks.linkage.anonymise`.
+    release : AnonymisedRelease or MondrianRelease
+        From :func:`~medpriv_widgets.attacks.linkage.anonymise` or
+        :func:`~medpriv_widgets.attacks.linkage.mondrian`.
     public : DataFrame
         The attacker's source (names and quasi-identifiers); targets are its rows whose hidden
         ``person_id`` is a patient of the release (the attacker knows they were in hospital).
@@ -63,9 +64,11 @@ def homogeneity_attack(release: AnonymisedRelease, public: pd.DataFrame, *,
     sensitive : str
         The column that is revealed (default ``diagnosis``).
     """
-    if not isinstance(release, AnonymisedRelease):
+    from .mondrian import MondrianRelease
+
+    if not isinstance(release, (AnonymisedRelease, MondrianRelease)):
         raise InvalidParameterError(
-            f"`release` must be an AnonymisedRelease from anonymise(); got "
+            f"`release` must come from anonymise() or mondrian(); got "
             f"{type(release).__name__}.")
     table = release.table
     if sensitive not in table.columns:
@@ -80,7 +83,7 @@ def homogeneity_attack(release: AnonymisedRelease, public: pd.DataFrame, *,
     patients = set(table[TRUTH].tolist()) | (set(registry[TRUTH].tolist()) if registry is not None
                                               else set())
     targets = public.loc[public[TRUTH].isin(patients) & (public[TRUTH] > 0)]
-    targets = generalise(targets[["name", TRUTH, *qi]], release.levels)
+    targets = release.place(targets[["name", TRUTH, *qi]]).dropna(subset=qi)
     stats = table.groupby(qi, dropna=False)[sensitive].agg(["nunique", "first", "size"])
     stats = stats.rename(columns={"nunique": "n_values", "first": "value", "size": "class_size"})
     joined = targets.merge(stats.reset_index(), on=qi, how="inner")
