@@ -22,7 +22,7 @@ from . import peak_rss_mb
 from ..device import choose_device, device_label
 
 
-def _one(settings, device) -> dict:
+def _one(settings, device, progress: bool) -> dict:
     from ..attacks.reidentification import ReidTraining
     from ..progress import final_result
 
@@ -30,7 +30,14 @@ def _one(settings, device) -> dict:
     data = stage.load_data()
     stage = ReidTraining.for_data(settings, data)
     t0 = time.perf_counter()
-    result = final_result(stage.run(cache=None, device=device))
+
+    def records():
+        for p in stage.run(cache=None, device=device):
+            if progress:
+                print(f"  [{time.perf_counter() - t0:5.0f} s] {p.message}", flush=True)
+            yield p
+
+    result = final_result(records())
     m = result["metrics"]
     return {
         "verification_auc": m["embedding"]["verification_auc"],
@@ -58,13 +65,13 @@ def run(*, quick: bool = False, progress: bool = True) -> dict:
 
     device = choose_device()
     settings = ReidSettings(size=28, epochs=2) if quick else ReidSettings()
-    out = _one(settings, device)
+    out = _one(settings, device, progress)
     if progress:
         print(f"pediatric: AUC {out['verification_auc']:.3f}, P@1 {out['precision_at_1']:.3f} "
               f"(pixels {out['baseline_precision_at_1']:.3f}), {out['train_seconds']} s")
     try:
         nih = ReidSettings(source="nih", epochs=4 if quick else 60, batch_patients=32)
-        out["nih"] = _one(nih, device)
+        out["nih"] = _one(nih, device, progress)
     except DataUnavailableError as exc:
         out["nih"] = {"skipped": str(exc)}
     out.update(device=device_label(device), torch_threads=torch.get_num_threads(),
