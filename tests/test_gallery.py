@@ -45,9 +45,11 @@ def test_gallery_shows_kth_normal_and_pneumonia(shared_data):
     assert data.official and not data.synthetic
     labels = data.labels.numpy()
     normal, pneumonia = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
-    assert g.slider.max == min(len(normal), len(pneumonia)) - 1
+    assert g.slider.max == min(len(normal), len(pneumonia)) and g.slider.min == 1
     g.show(7)
     assert g.index == 7
+    # The slider and the caption name the same pair, counted from 1.
+    assert g.slider.value == 8 and "pair 8 of" in g.caption.value
     assert g.images[0].value == to_png(data.images[normal[7], 0])
     assert g.images[1].value == to_png(data.images[pneumonia[7], 0])
     assert "official" in g.caption.value and "CC BY 4.0" in g.caption.value
@@ -58,12 +60,12 @@ def test_gallery_shows_kth_normal_and_pneumonia(shared_data):
 def test_slider_and_size_selector_change_the_images(shared_data):
     g = XrayGallery(size=28, split="test")
     before = g.images[0].value
-    g.slider.value = 3  # as if the user moved it
-    assert g.images[0].value != before
+    g.slider.value = 4  # as if the user moved it to pair 4
+    assert g.images[0].value != before and g.index == 3 and "pair 4 of" in g.caption.value
     g.size_selector.value = 64  # as if the user clicked "64 px"
     assert g.size == 64 and g.data.size == 64
     assert _decode(g.images[0].value).shape[:2] == (64, 64)
-    assert g.index == 3  # the position is kept across sizes
+    assert g.index == 3 and g.slider.value == 4  # the position is kept across sizes
     assert "stand-in" in g.caption.value
 
 
@@ -83,11 +85,29 @@ def test_load_error_is_shown_in_place_and_gallery_keeps_working(shared_data, mon
     assert g.images[0].value != shown
 
 
-def test_synthetic_fallback_is_announced(no_data_dir):
-    with pytest.warns(UserWarning, match="SYNTHETIC"):
+def test_synthetic_fallback_is_announced_in_the_gallery_not_as_a_python_warning(no_data_dir):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SyntheticDataWarning reaching the notebook fails
         g = XrayGallery(size=28, split="test")
     assert g.data.synthetic
     assert "SYNTHETIC" in g.caption.value and "SYNTHETIC" in g.messages.value
+    assert "medpriv data fetch --size 28" in g.messages.value
+    # The real X-rays' credit is not put under drawn pictures.
+    assert "Kermany" not in g.caption.value and "No real patient" in g.caption.value
+
+
+def test_data_summary_says_where_the_images_come_from(no_data_dir):
+    import warnings
+
+    from medpriv_widgets.widgets.gallery import data_summary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text = data_summary(size=28, split="test")
+    assert text.startswith("Loaded 400 test images of 28 × 28 pixels: ")
+    assert "SYNTHETIC" in text and "medpriv data fetch --size 28" in text
 
 
 @pytest.mark.parametrize("kwargs, name", [({"size": 100}, "size"), ({"split": "dev"}, "split"),

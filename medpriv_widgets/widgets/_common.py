@@ -7,9 +7,11 @@ and draw what comes out. Errors from the core (``MedprivError``) are shown as se
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 
 import ipywidgets as W
@@ -98,3 +100,35 @@ class BackgroundJob:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+@contextlib.contextmanager
+def synthetic_data_notes():
+    """Collect the core's :class:`~medpriv_widgets.data.SyntheticDataWarning` sentences instead
+    of letting Python print them as a stderr block (with a file path and a source line) into
+    the notebook; yields a list that holds them afterwards. A widget shows them as its own
+    message. Other warnings pass through unchanged.
+    """
+    from ..data import SyntheticDataWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SyntheticDataWarning)
+        try:
+            yield notes
+        finally:
+            others = []
+            for w in caught:
+                if issubclass(w.category, SyntheticDataWarning):
+                    if str(w.message) not in notes:
+                        notes.append(str(w.message))
+                else:
+                    others.append(w)
+    for w in others:  # re-issued outside the catch, where the usual filters apply
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def synthetic_message(notes: list[str]) -> str:
+    """The warning a widget shows when its data are synthetic phantoms (what to do included)."""
+    return ("These are SYNTHETIC phantoms drawn by a program, not real X-rays: numbers and "
+            "pictures here say nothing about real patients. " + (notes[0] if notes else ""))

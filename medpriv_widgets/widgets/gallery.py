@@ -16,7 +16,7 @@ import ipywidgets as W
 
 from .._validate import check_choice, check_int
 from ..data import load_dataset
-from ._common import MessageArea
+from ._common import MessageArea, synthetic_data_notes
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
 
 SIZES = (28, 64, 128)
@@ -30,6 +30,9 @@ SIZE_CLASS = "medpriv-gallery-size"
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
                "Not for clinical use.")
+SYNTHETIC_NOTE = ("No real patient: these pictures are drawn by a program. Its 'pneumonia' "
+                  "pictures carry a few faint patches in the lungs, so the two classes look "
+                  "much alike; real pneumonia X-rays differ more.")
 
 
 def describe_source(data) -> str:
@@ -52,7 +55,8 @@ class XrayGallery:
     split : str
         Which split to show: 'train', 'val' or 'test' (the 128 px stand-in has no 'val').
     index : int
-        Starting position k (>= 0): the gallery shows the k-th normal and the k-th pneumonia image.
+        Starting position k (>= 0): the gallery shows the k-th normal and the k-th pneumonia
+        image, as pair number k + 1 (the slider and the caption count pairs from 1).
     display_px : int
         On-screen width and height of each image in CSS pixels (the PNG keeps its true size;
         the browser enlarges it without blurring).
@@ -80,7 +84,8 @@ class XrayGallery:
             tooltips=["28 × 28 pixels (MedMNIST)", "64 × 64 pixels", "128 × 128 pixels"],
             style={"button_width": "70px"})
         self.size_selector.add_class(SIZE_CLASS)
-        self.slider = W.IntSlider(value=0, min=0, max=0, description="Image:",
+        # Pair numbers from 1, as the caption says them ("pair 6 of 234").
+        self.slider = W.IntSlider(value=1, min=1, max=1, description="Pair:",
                                   continuous_update=True, layout=W.Layout(width="460px"))
         self.slider.add_class(SLIDER_CLASS)
         self.images = []
@@ -142,10 +147,10 @@ class XrayGallery:
         if self.size_selector.value != size:
             with self._silently():
                 self.size_selector.value = size
-        keep = self.slider.value if index is None else index
+        keep = self.index if index is None else index
         with self._silently():  # one redraw below, not one per slider trait change
-            self.slider.max = n_pairs - 1
-            self.slider.value = min(max(int(keep), 0), n_pairs - 1)
+            self.slider.max = n_pairs
+            self.slider.value = min(max(int(keep), 0), n_pairs - 1) + 1
         for img in self.images:
             # Enlarged small images keep hard pixel edges; 128 px is smooth enough as it is.
             if size < 128:
@@ -157,15 +162,16 @@ class XrayGallery:
 
     def show(self, index: int) -> None:
         """Show the ``index``-th normal and pneumonia pair (same as moving the slider)."""
-        index = check_int("index", index, low=0, high=self.slider.max)
-        if self.slider.value == index:
+        index = check_int("index", index, low=0, high=self.slider.max - 1)
+        if self.index == index:
             self._draw()
         else:
-            self.slider.value = index  # the observer redraws
+            self.slider.value = index + 1  # the observer redraws
 
     @property
     def index(self) -> int:
-        return int(self.slider.value)
+        """Position k of the pair on screen (0 = the first; the slider shows k + 1)."""
+        return int(self.slider.value) - 1
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -190,7 +196,8 @@ class XrayGallery:
 
     def _load(self, size: int):
         if size not in self._datasets:
-            data = load_dataset(size=size, split=self.split)
+            with synthetic_data_notes():  # said in the gallery's own message (set_size)
+                data = load_dataset(size=size, split=self.split)
             labels = data.labels.numpy()
             self._by_class[size] = ((labels == 0).nonzero()[0], (labels == 1).nonzero()[0])
             self._datasets[size] = data
@@ -208,12 +215,14 @@ class XrayGallery:
                 patient = f" · patient {html.escape(str(self.data.patient_ids[i]))}"
             label.value = (f"<b>{name}</b> <span style='color:#666'>({self.data.split} #{i}"
                            f"{patient})</span>")
+        # The real X-rays' credit belongs under real X-rays only.
+        credit = (SYNTHETIC_NOTE if self.data.synthetic else ATTRIBUTION)
         self.caption.value = (
             f"<div style='font-size:0.9em;line-height:1.4'>"
             f"<b>{html.escape(self.data.caption)}</b>: {self.size} × {self.size} pixels, "
-            f"pair {k + 1} of {self.slider.max + 1} from the <i>{html.escape(self.split)}</i> "
+            f"pair {k + 1} of {self.slider.max} from the <i>{html.escape(self.split)}</i> "
             f"split.<br>Source: {html.escape(describe_source(self.data))}.<br>"
-            f"<span style='color:#555'>{html.escape(ATTRIBUTION)}</span></div>")
+            f"<span style='color:#555'>{html.escape(credit)}</span></div>")
 
     def _on_size(self, change) -> None:
         if not self._quiet:
@@ -226,3 +235,19 @@ class XrayGallery:
             self._draw()
         except Exception as exc:  # never let a callback traceback replace the widget
             self.messages.show_error(exc)
+
+
+def data_summary(*, size: int = 28, split: str = "test") -> str:
+    """Sentences for a lesson's data check: how many images of each class were loaded, from
+    where, and (for synthetic phantoms) what to do, without Python's warning block."""
+    size = check_choice("size", size, SIZES)
+    split = check_choice("split", split, SPLITS)
+    with synthetic_data_notes() as notes:
+        data = load_dataset(size=size, split=split)
+    n_pneumonia = int(data.labels.sum())
+    text = (f"Loaded {len(data):,} {split} images of {data.size} × {data.size} pixels: "
+            f"{len(data) - n_pneumonia:,} normal, {n_pneumonia:,} pneumonia.\n"
+            f"Source: {describe_source(data)}.")
+    if data.synthetic and notes:
+        text += "\n" + notes[0]
+    return text
