@@ -25,3 +25,4 @@ from .federated import comparison_statement, leakage_statement, secure_view_stat
 from .dp_basics import counting_statement, spread_text, survey_statement  # noqa: F401
 from .linkage import homogeneity_statement, k_anonymity_statement, pseudonym_statement, reidentification_statement, uniqueness_statement, xray_reidentification_statement  # noqa: F401
 from .reconstruction import clipping_comparison_statement, format_sigma, format_sigmas, one_update_statement, run_epsilon_text, verdict_text  # noqa: F401
+from .arena import ranking_statement, row_statement  # noqa: F401
