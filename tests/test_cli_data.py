@@ -66,6 +66,31 @@ def test_status_without_any_data(no_data_dir, capsys):
     rows = _status_json(capsys)
     assert all(r["verified"] is None and r["path"] is None for r in rows)
     assert {r["size"] for r in rows} == {28, 64, 128}
+    assert main(["data", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "not found" in out and "missing" not in out
+    # ... and what to do about it.
+    assert "Next step: `medpriv data fetch --size 28 64 128`" in out
+    assert "SYNTHETIC" in out and "MEDPRIV_DATA_DIR" in out
+
+
+def test_status_names_only_the_sizes_that_still_need_a_file(data_copy, capsys):
+    assert main(["data", "status"]) == 0  # only the 28 px file is there
+    out = capsys.readouterr().out
+    assert "Next step: `medpriv data fetch --size 64 128`" in out
+    assert "No usable file for 64 px, 128 px" in out
+
+
+@pytest.mark.parametrize("flag", [["--json"], []])
+def test_status_into_a_closed_pipe_ends_quietly(shared_data, flag):
+    """`medpriv data status --json | head -c 5`: the reader leaves early; no traceback."""
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "medpriv_widgets.cli", "data", "status", *flag],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # as `head` does once it has read enough
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
 
 
 def test_fetch_downloads_and_verifies(shared_data, file_server, tmp_path, monkeypatch, capsys):

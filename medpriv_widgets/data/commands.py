@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .. import paths
@@ -16,18 +17,50 @@ from .registry import OFFICIAL, SIZES, data_status
 
 
 def _verified_text(value) -> str:
-    return {True: "yes", False: "NO (md5 differs; not used)", None: "missing"}[value]
+    return {True: "yes", False: "NO (md5 differs; not used)", None: "not found"}[value]
+
+
+def _emit(text: str) -> None:
+    """Print ``text``; when the reader has gone (``medpriv data status --json | head``), stop
+    quietly as Unix tools do, instead of ending in a BrokenPipeError traceback."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would try to flush stdout again at exit and print the error: point it at
+        # /dev/null first (the recipe of the Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+def next_steps(rows: list[dict]) -> list[str]:
+    """What to do about the files that are not usable, in words (empty when every size has a
+    verified file)."""
+    usable = {r["size"] for r in rows if r["selected"]}
+    missing = [size for size in SIZES if size not in usable]
+    steps = []
+    if any(r["verified"] is False for r in rows):
+        steps.append("A file marked NO has the wrong md5 and is never used: replace it with an "
+                     "intact copy, or delete it and run `medpriv data fetch --size N`.")
+    if missing:
+        sizes = " ".join(map(str, missing))
+        steps.append(
+            f"No usable file for {', '.join(f'{s} px' for s in missing)}: the lessons fall back "
+            f"to SYNTHETIC phantoms there. Next step: `medpriv data fetch --size {sizes}` "
+            f"(needs internet; the files go to {paths.download_dir()}), or set MEDPRIV_DATA_DIR "
+            f"to a folder that already holds them (`make fetch-data` fetches all sizes).")
+    return steps
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     rows = data_status()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _emit(json.dumps(rows, indent=2))
         return 0
     search = paths.data_search_dir()
-    print(f"MEDPRIV_DATA_DIR: {search if search is not None else '(not set)'}")
-    print(f"download cache:   {paths.download_dir()}")
-    print()
+    lines = [f"MEDPRIV_DATA_DIR: {search if search is not None else '(not set)'}",
+             f"download cache:   {paths.download_dir()}", ""]
     header = ("name", "size", "kind", "verified", "bytes", "path")
     table = [header] + [
         (r["name"] + (" *" if r["selected"] else ""), str(r["size"]), r["kind"],
@@ -36,11 +69,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
-    print("\n* = the file load_dataset() uses for that size.")
-    if any(r["verified"] is False for r in rows):
-        print("A file marked NO has the wrong md5 and is never used: replace it with an intact "
-              "copy or delete it and run `medpriv data fetch --size N`.")
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    lines.append("\n* = the file load_dataset() uses for that size.")
+    lines += next_steps(rows)
+    _emit("\n".join(lines))
     return 0
 
 
