@@ -62,3 +62,8 @@ class SecureAggregationError(MedprivError):
 class TamperedMessageError(MedprivError):
     """An encrypted message failed authentication: it was altered on the way, or opened with the
     wrong key; its content is not used."""
+
+
+class ProtocolError(MedprivError):
+    """A peer of the AnoMed protocol (challenge, anonymizer or deanonymizer) did not answer,
+    answered with an error, or sent arrays that are not what the protocol says."""
