@@ -173,13 +173,13 @@ def test_repeat_spread_is_what_repeated_surveys_show():
 
 
 def test_survey_lab_title_states_the_spread_it_draws():
-    from medpriv_widgets.explain import format_percent
     from medpriv_widgets.widgets.dp_basics import RandomizedResponseLab
 
     lab = RandomizedResponseLab(n=500, true_fraction=0.3, epsilon=3.0, n_repeats=300, seed=1)
     s = lab.run()
-    assert f"±{format_percent(s.repeat_spread)}" in lab.fig.layout.title.text
-    assert "±1.1%" in lab.fig.layout.title.text and "±2.3%" not in lab.fig.layout.title.text
+    assert s.repeat_spread == pytest.approx(0.0105, abs=2e-4)
+    # the spread of repeated surveys (±1.05 points), not the standard error (±2.3)
+    assert "±1.1" in lab.fig.layout.title.text and "2.3" not in lab.fig.layout.title.text
 
 
 def test_tiny_epsilon_is_estimated_or_refused_in_words():
