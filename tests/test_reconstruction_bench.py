@@ -21,7 +21,8 @@ def test_a_victim_row_has_the_promised_fields(tmp_path):
     row = victim_row(arch="wide_head", state="untrained", size=28, iterations=20, device="cpu",
                      cache=ResultStore(tmp_path), n_images=2)
     for key in ("seconds_to_30db", "best_psnr", "images_reaching_30db", "images", "attack",
-                "prior_psnr", "gradient_gap", "seconds_to_30db_each"):
+                "prior_psnr", "prior_gradient_distance", "final_gradient_distance",
+                "seconds_to_30db_each"):
         assert key in row, key
     assert row["images"] == 2 and row["images_reaching_30db"] == 2 and row["synthetic"]
     assert row["seconds_to_30db"] is not None and row["best_psnr"] >= 30

@@ -56,12 +56,16 @@ def one_update_statement(*, sigma: float, kappa: float, bound: float) -> Stateme
     base = reconstruction_statement(kappa=kappa, bound=bound)  # checks and rounds the numbers
     n = base.numbers
     denom = n["denominator"]
-    text = (f"With noise σ = {format_sigma(sigma)} on one update, an attacker who could rebuild "
-            f"a recognisable X-ray of {format_count(round(n['baseline'], 1))} in {denom:,} "
-            f"patients without the update can rebuild at most {n['reconstructed']:,} in "
-            f"{denom:,} with it ({format_percent(n['bound'], rounding='up')}).")
+    before = (f"With noise σ = {format_sigma(sigma)} on one update, an attacker who could "
+              f"rebuild a recognisable X-ray of {format_count(round(n['baseline'], 1))} in "
+              f"{denom:,} patients without the update")
     if n["reconstructed"] >= denom:
-        text += " This guarantee does not rule reconstruction out."
+        # "at most 1,000 in 1,000 (99.9999999998%)" would be a float dump that says "all".
+        text = (f"{before} could, as far as this bound goes, rebuild every patient's X-ray with "
+                f"it: the guarantee does not rule reconstruction out.")
+    else:
+        text = (f"{before} can rebuild at most {n['reconstructed']:,} in {denom:,} with it "
+                f"({format_percent(n['bound'], rounding='up')}).")
     return Statement(text, {**n, "sigma": sigma, "mu": 1.0 / sigma})
 
 

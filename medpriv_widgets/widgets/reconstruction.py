@@ -190,6 +190,7 @@ class ReconstructionLab:
         self.figure.add_hline(y=PSNR_RECOGNISABLE_DB, line_dash="dot",
                               annotation_text=f"recognisable (with SSIM ≥ {SSIM_RECOGNISABLE})",
                               annotation_position="bottom right")
+        self.curve_box = W.Box([self.figure])  # hidden for the analytic imprint attack
         self.strip_caption = W.HTML()
         self.strip = W.Box(layout=W.Layout(flex_flow="row wrap"))
         for w in (self.image_select, self.server_select, self.arch_select, self.state_select,
@@ -210,7 +211,7 @@ class ReconstructionLab:
         self.pictures = W.VBox([
             W.HTML("<b>What the hospital has</b> (never sent)"), self.original,
             W.HTML("<b>What the server rebuilds from the update</b>"), self.rebuilt,
-            self.score_html, self.figure],
+            self.score_html, self.curve_box],
             layout=W.Layout(flex="1 1 460px", min_width="0"))
         self.widget = W.VBox([W.HTML(CSS), self.messages,
                               W.Box([controls, self.pictures],
@@ -294,6 +295,7 @@ class ReconstructionLab:
         self.state_select.disabled = not classifier
         self.arch_select.description = "Hidden model" if malicious else "Model"
         self.attack_select.disabled = malicious
+        self.curve_box.layout.display = "none" if malicious else None
         self.informed_box.disabled = malicious
         self.sigma_slider.disabled = kind != "dp"
         self.clip_slider.disabled = kind not in ("clip", "dp")
@@ -433,8 +435,13 @@ class ReconstructionLab:
         if f is not None and not self._failed:
             how = "Stopped" if stopped else "Done"
             when = f" after {f.iteration} iterations" if f.iteration else ""
-            self.messages.show(f"{how}{when}: PSNR {f.psnr:.1f} dB, "
-                               f"{verdict(f.psnr, f.ssim)}.", kind="success")
+            if f.image.shape[0] > 1:
+                each = score_images(f.image, self._truth).psnr
+                what = (f"{sum(p >= 30 for p in each)} of {len(each)} X-rays rebuilt at ≥ 30 dB "
+                        f"(mean PSNR {f.psnr:.1f} dB)")
+            else:
+                what = f"PSNR {f.psnr:.1f} dB, {verdict(f.psnr, f.ssim)}"
+            self.messages.show(f"{how}{when}: {what}.", kind="success")
         elif stopped and not self._failed:
             self.messages.show("Stopped before the attack started.", kind="info")
 

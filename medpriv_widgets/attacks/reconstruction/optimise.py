@@ -139,7 +139,8 @@ def reconstruct(*, model: nn.Module, update: SharedUpdate, attack: str = "invert
     iterations : optimiser iterations per restart (L-BFGS iterations, or Adam steps).
     restarts : independent starts; the guess with the lowest loss wins (the attacker cannot see
         the truth, so it chooses by loss). With ``init='prior'`` the first start is the prior
-        itself and later ones add noise to it.
+        itself (for a batch: the prior plus a little noise per image, so that the images can
+        differ) and later ones add noise to it.
     tv_weight : weight of the total-variation prior (default from the attack). With L-BFGS it
         is divided by 10 once the loss stops improving (< 0.3 % per iteration, or converged).
     lr : step size (L-BFGS: 1.0; Adam: 0.1 is typical).
@@ -391,7 +392,9 @@ def _start(shape, st: _Settings, prior, restart: int) -> torch.Tensor:
     if st.init == "random":
         return noise
     start = prior.expand(shape).clone()
-    if restart > 0:
+    if restart > 0 or shape[0] > 1:
+        # B identical starts would stay identical (same gradient for the same label), so each
+        # image of a batch, and each later restart, starts from its own perturbation of the prior.
         start = (start + 0.1 * (noise - 0.5)).clamp(0, 1)
     return start
 
