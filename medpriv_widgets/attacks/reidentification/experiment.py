@@ -14,7 +14,6 @@ the held-out embeddings, so the lookup lab answers instantly.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
