@@ -6,14 +6,28 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: lab test env dev-env chromium clean fetch-data
+.PHONY: lab lessons test env dev-env chromium clean fetch-data
 
 # JupyterLab refuses to run as root unless told to (containers, some workshop VMs).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: $(RUNTIME_STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) --LabServerApp.app_settings_dir=$(CURDIR)/jupyterlab_settings \
-	    --notebook-dir=$(CURDIR) notebooks/00_start_here.ipynb
+# The lessons open from copies in a folder of your own, so JupyterLab's autosave (outputs, your
+# edits) never writes into the repository's notebooks: `git status` stays clean and `git pull`
+# never conflicts. Copies already there are kept; delete one to get the current version.
+LESSONS_DIR ?= $(HOME)/medpriv-lessons
+
+lab: $(RUNTIME_STAMP) lessons
+	cd "$(LESSONS_DIR)" && "$(CURDIR)/$(BIN)/jupyter" lab $(ALLOW_ROOT) \
+	    --LabServerApp.app_settings_dir="$(CURDIR)/jupyterlab_settings" \
+	    --notebook-dir="$(LESSONS_DIR)" 00_start_here.ipynb
+
+lessons:
+	@mkdir -p "$(LESSONS_DIR)"
+	@for nb in notebooks/*.ipynb; do \
+	    dest="$(LESSONS_DIR)/$$(basename "$$nb")"; \
+	    if [ -e "$$dest" ]; then echo "kept your copy: $$dest"; \
+	    else cp "$$nb" "$$dest" && echo "new lesson: $$dest"; fi; \
+	done
 
 test: $(DEV_STAMP) chromium
 	MEDPRIV_FAST=1 OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 \
