@@ -108,6 +108,13 @@ class Defence:
         """(reconstruction ``Defense`` of one shared update, X-rays in that update)."""
         raise NotImplementedError
 
+    def config(self, settings, n_train: int):
+        """The TrainConfig that trains this defence on ``n_train`` X-rays with the recipe of
+        ``settings`` (MembershipSettings): how it is served as an AnoMed anonymizer."""
+        raise InvalidParameterError(
+            f"The defence {self.name!r} is not one training run, so it cannot be trained on "
+            f"arrays alone (as an AnoMed anonymizer); choose another.")
+
 
 # ---------------------------------------------------------------------------- built-in
 
@@ -146,6 +153,9 @@ class NoDefence(Defence):
 
         return Defense(), 1
 
+    def config(self, settings, n_train: int):
+        return _ordinary(settings)
+
 
 @dataclass(frozen=True)
 class DPSGD(Defence):
@@ -158,9 +168,7 @@ class DPSGD(Defence):
         check_positive("epsilon", self.epsilon, hint="DP-SGD needs a finite ε > 0.")
 
     def stage(self, data):
-        from ..experiments.membership import DPTarget
-
-        return DPTarget(data.scenario.membership, float(self.epsilon))
+        return self.stage_for(data.scenario.membership)
 
     def estimate_seconds(self, data) -> float:
         return self.stage(data).estimate_seconds()
@@ -183,6 +191,14 @@ class DPSGD(Defence):
             steps=int(t.steps), seconds=float(t.seconds), state_dict=t.state_dict)
         yield Progress(self.title, 1, 1, f"{self.title}: ready.", partial=model)
 
+    def config(self, settings, n_train: int):
+        return self.stage_for(settings).train_config()
+
+    def stage_for(self, settings):
+        from ..experiments.membership import DPTarget
+
+        return DPTarget(settings, float(self.epsilon))
+
     def update(self, data, *, cache):
         """One DP-SGD step on one X-ray at the σ this ε needs in training (solved once)."""
         from ..attacks.reconstruction import Defense
@@ -196,13 +212,11 @@ class DPSGD(Defence):
 class _TrainedWith(Defence):
     """A defence that is one TrainConfig, trained through TrainModel on the members."""
 
-    def config(self, data):
-        raise NotImplementedError
-
     def _stage(self, data):
         from ..experiments import TrainModel
 
-        return TrainModel(self.config(data), data=data.members, test_data=data.test)
+        config = self.config(data.scenario.membership, len(data.population.members))
+        return TrainModel(config, data=data.members, test_data=data.test)
 
     def estimate_seconds(self, data) -> float:
         return self._stage(data).estimate_seconds() + 1.0
@@ -245,10 +259,10 @@ class ClipOnly(_TrainedWith):
 
     kind: ClassVar[str] = "clip"
 
-    def config(self, data):
+    def config(self, settings, n_train: int):
         from ..training import TrainConfig
 
-        s = data.scenario.membership
+        s = settings
         return TrainConfig(size=s.size, epochs=s.dp_epochs, batch_size=s.dp_batch_size,
                            lr=s.dp_lr, clip_only=True, delta=s.delta,
                            max_grad_norm=s.max_grad_norm, seed=s.seed, val_fraction=0.0,
@@ -271,8 +285,8 @@ class TopK(_TrainedWith):
         check_real("fraction", self.fraction, low=0.0, high=1.0, low_inclusive=False,
                    high_inclusive=False, hint="It is the share of gradient entries kept.")
 
-    def config(self, data):
-        return _ordinary(data.scenario.membership, topk_fraction=float(self.fraction))
+    def config(self, settings, n_train: int):
+        return _ordinary(settings, topk_fraction=float(self.fraction))
 
     def update(self, data, *, cache):
         from ..attacks.reconstruction import Defense
@@ -294,12 +308,11 @@ class LargeBatch(_TrainedWith):
         check_int("batch_size", self.batch_size, low=2)
         check_int("update_batch", self.update_batch, low=2, high=64)
 
-    def config(self, data):
-        n = len(data.population.members)
-        if self.batch_size >= n:
+    def config(self, settings, n_train: int):
+        if self.batch_size >= n_train:
             raise InvalidParameterError(
-                f"`batch_size` {self.batch_size} must be below the scenario's {n} members.")
-        return _ordinary(data.scenario.membership, batch_size=self.batch_size)
+                f"`batch_size` {self.batch_size} must be below the {n_train} training X-rays.")
+        return _ordinary(settings, batch_size=self.batch_size)
 
     def update(self, data, *, cache):
         from ..attacks.reconstruction import Defense

@@ -321,22 +321,24 @@ def _membership_row(model: DefendedModel, attack, *, board, cache, base) -> Cell
                       **utility_fields(model.utility), **fields)
 
 
-def attack_split(board: Board) -> dict:
-    """The patient-disjoint halves a submitted attack sees: population positions of the
-    members and non-members it knows (``known_members``, ``known_nonmembers``) and of those it
-    is judged on (``eval``, with ``eval_is_member`` — kept by the judge)."""
+def attack_split(data) -> dict:
+    """The patient-disjoint halves an attacker sees, for a scenario's ScenarioData: population
+    positions of the members and non-members it knows (``known_members``,
+    ``known_nonmembers``) and of those it is judged on (``eval_members``,
+    ``eval_nonmembers``; together ``eval``, shuffled, with ``eval_is_member`` — kept by the
+    judge). Submitted attacks and the AnoMed challenge use it."""
     from ..data import patient_split
 
-    pop = board.data.population
+    pop = data.population
     ids = np.asarray(pop.patient_ids)
-    seed = board.scenario.seed
+    seed = data.scenario.seed
     out = {}
     for tag, group in (("members", np.asarray(pop.members)),
                        ("nonmembers", np.asarray(pop.non_members))):
         a, b = patient_split(ids[group], fractions=(0.5, 0.5), seed=seed + 31, n=len(group))
         out[f"known_{tag}"], out[f"eval_{tag}"] = group[a], group[b]
     rng = np.random.default_rng([seed, 77])
-    ev = np.concatenate([out.pop("eval_members"), out.pop("eval_nonmembers")])
+    ev = np.concatenate([out["eval_members"], out["eval_nonmembers"]])
     truth = np.isin(ev, pop.members)
     order = rng.permutation(len(ev))
     out["eval"], out["eval_is_member"] = ev[order], truth[order]
@@ -372,7 +374,7 @@ def submit_attack(attack, *, name: str, board: Board, defence: str = "none", cac
                 **utility_fields(model.utility))
     if model.state_dict is None:
         raise InvalidParameterError(f"The defence {defence!r} released no SmallCNN to query.")
-    split = attack_split(board)
+    split = attack_split(data)
     pop = data.population.data
     images, labels = _numpy(pop.images), pop.labels.numpy()
     m = data.scenario.membership
