@@ -305,3 +305,23 @@ def test_parameters_checked_when_called_not_when_iterated(model, phantoms):
         reconstruct(model=model, update=update, attack="nope")  # no iteration needed
     with pytest.raises(InvalidParameterError, match="optimizer"):
         reconstruct(model=model, update=update, optimizer="sgd")
+
+
+def test_device_choice_and_precision(model, phantoms):
+    """The CUDA path is the CPU path with tensors moved: explicit devices and float32 work, a
+    missing GPU is a sentence, and on a machine with CUDA the two devices agree."""
+    from medpriv_widgets.attacks.reconstruction import suggested_iterations
+
+    x, y = phantoms.images[:1], phantoms.labels[:1]
+    update = client_update(model=model, images=x, labels=y)
+    kw = dict(model=model, update=update, iterations=10, frame_every=10, score=make_scorer(x))
+    cpu = run_attack(device=torch.device("cpu"), **kw)
+    f32 = run_attack(device="cpu", dtype="float32", **kw)
+    assert torch.isfinite(f32.image).all() and f32.image.dtype == torch.float32
+    assert suggested_iterations("cpu") < suggested_iterations("cuda")
+    if torch.cuda.is_available():
+        gpu = run_attack(device="cuda", **kw)
+        assert gpu.image.device.type == "cpu" and abs(gpu.psnr - cpu.psnr) < 1.0
+    else:
+        with pytest.raises(InvalidParameterError, match="CUDA"):
+            reconstruct(device="cuda", **kw)

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 from .._validate import check_nonnegative, check_open_unit, check_real
+from ..errors import InvalidParameterError
 from .numbers import format_count, format_number, format_percent
 from .privacy import reconstruction_statement
 from .statement import Statement
@@ -29,6 +30,9 @@ def format_sigma(sigma: float) -> str:
 
 def format_sigmas(sigmas: Sequence[float]) -> str:
     """'0, 0.0001, 6.07' — a list of noise multipliers without float dumps."""
+    if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence):
+        raise InvalidParameterError(f"`sigmas` must be a sequence of noise multipliers; got "
+                                    f"{type(sigmas).__name__}.")
     return ", ".join(format_sigma(s) for s in sigmas)
 
 
@@ -85,6 +89,13 @@ def clipping_comparison_statement(*, dlg_plain: tuple[float, str], dlg_clipped: 
     """
     rows = {"dlg_plain": dlg_plain, "dlg_clipped": dlg_clipped, "ig_plain": ig_plain,
             "ig_clipped": ig_clipped}
+    for name, row in rows.items():
+        if not (isinstance(row, (tuple, list)) and len(row) == 2
+                and row[1] in ("recognisable", "not recognisable")):
+            raise InvalidParameterError(
+                f"`{name}` must be (PSNR in dB, 'recognisable' or 'not recognisable'); got "
+                f"{row!r:.80}.")
+        check_real(name, row[0])
     ok = {k: v[1] == "recognisable" for k, v in rows.items()}
     parts = []
     if ok["dlg_plain"] and not ok["dlg_clipped"]:

@@ -37,7 +37,7 @@ class WideHeadCNN(nn.Module):
     def __init__(self, *, size: int = 64, num_classes: int = 2, channels: int = 8) -> None:
         super().__init__()
         self.size = check_choice("size", size, SUPPORTED_SIZES)
-        self.num_classes = check_int("num_classes", num_classes, low=2)
+        self.num_classes = check_int("num_classes", num_classes, low=2, high=1000)
         self.channels = check_int("channels", channels, low=1, high=64)
         self.features = nn.Sequential(
             nn.Conv2d(1, channels, 3, padding=1), nn.Tanh(),

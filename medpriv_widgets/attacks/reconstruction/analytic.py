@@ -185,3 +185,6 @@ def _fit_features(model, head, features, update, iterations, prior, frame_every,
     if math.isfinite(frame.psnr):
         message += f": PSNR {frame.psnr:.1f} dB"
     yield Progress(title, iterations, iterations, message, partial=frame)
+
+
+__all__ = ["FEATURE_TOLERANCE", "find_linear_head", "invert_linear_head", "linear_layer_input"]

@@ -199,3 +199,5 @@ def one_update_bound(*, noise_multiplier: float, kappa: float) -> float:
     mu = one_step_mu(noise_multiplier)
     return 1.0 if math.isinf(mu) else float(rero_bound(kappa=kappa, mu=mu))
 
+
+__all__ = ["Defense", "one_step_mu", "one_update_bound", "privatise_gradients", "run_epsilon"]

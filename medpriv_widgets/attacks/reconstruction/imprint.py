@@ -56,6 +56,14 @@ class ImprintBlock(nn.Module):
 
     def __init__(self, *, size: int, thresholds: torch.Tensor, gain: float = 1e-3) -> None:
         super().__init__()
+        size = check_int("size", size, low=2, high=1024)
+        if not isinstance(thresholds, torch.Tensor) or thresholds.ndim != 1 \
+                or not 1 <= thresholds.numel() <= 4096 \
+                or not bool(torch.isfinite(thresholds).all()):
+            raise InvalidParameterError(
+                "`thresholds` must be a 1-D tensor of 1 to 4,096 finite brightness values "
+                "(brightness_thresholds(public_images, bins)).")
+        gain = check_positive("gain", gain)
         n, k = size * size, int(thresholds.numel())
         self.size, self.bins = size, k
         self.measure = nn.Linear(n, k)
@@ -92,6 +100,7 @@ def brightness_thresholds(public_images: torch.Tensor, bins: int) -> torch.Tenso
     """k thresholds at the quantiles 0, 1/k, …, (k−1)/k of the mean brightness of public
     X-rays (the first one slightly below the darkest), so each bin is equally likely."""
     images = check_images(public_images, name="public_images")
+    bins = check_int("bins", bins, low=2, high=4096)
     m = images.reshape(images.shape[0], -1).double().mean(1)
     if images.shape[0] < 2 or float(m.max() - m.min()) <= 0:
         raise InvalidParameterError("`public_images` must hold at least two X-rays of different "
@@ -202,3 +211,7 @@ def _imprint_frames(model, update, dw, db, strength, occupied, score, stop):
     message = (f"{occupied} of {model.bins} bins hold X-rays; {b_count} images read off in "
                f"{ms:.0f} ms")
     yield Progress("imprint (malicious server)", 1, 1, message, partial=frame)
+
+
+__all__ = ["DEFAULT_BINS", "ImprintBlock", "ImprintedModel", "brightness_thresholds",
+           "check_imprint_update", "imprint_reconstruct", "malicious_model"]

@@ -154,7 +154,16 @@ def verdict(psnr_db: float, ssim_value: float) -> str:
 
 def share_at_least(values, threshold: float) -> float:
     """Share of ``values`` (per-image PSNRs) that are ≥ ``threshold``; NaN refused."""
-    vals = [check_real("values", v) for v in values]
+    check_real("threshold", threshold)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") \
+            or getattr(values, "ndim", 1) != 1:
+        raise InvalidParameterError(f"`values` must be a flat sequence of scores (one per "
+                                    f"image); got {type(values).__name__}.")
+    try:
+        vals = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise InvalidParameterError("`values` must hold numbers (PSNRs in dB).") from None
+    vals = [check_real("values", v) for v in vals]
     if not vals:
         raise InvalidParameterError("`values` must hold at least one score; got none.")
     return sum(v >= threshold for v in vals) / len(vals)

@@ -22,10 +22,29 @@ from dataclasses import dataclass
 
 import torch
 
+from ...errors import InvalidParameterError
+
+
+def _check_pair(pred, target, mask) -> None:
+    """Two gradients (tuples of tensors, one per parameter) of the same shapes."""
+    ok = (isinstance(pred, (tuple, list)) and isinstance(target, (tuple, list)) and pred
+          and len(pred) == len(target)
+          and all(isinstance(p, torch.Tensor) and isinstance(t, torch.Tensor)
+                  and p.shape == t.shape for p, t in zip(pred, target)))
+    if ok and mask is not None:
+        ok = (isinstance(mask, (tuple, list)) and len(mask) == len(pred)
+              and all(isinstance(m, torch.Tensor) and m.shape == p.shape
+                      for m, p in zip(mask, pred)))
+    if not ok:
+        raise InvalidParameterError(
+            "`pred` and `target` must be gradients of the same model: non-empty tuples of "
+            "tensors with the same shapes (and `mask`, if given, too).")
+
 
 def l2_distance(pred: tuple[torch.Tensor, ...], target: tuple[torch.Tensor, ...],
                 mask: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
     """Σ over tensors of ‖pred − target‖² (only where ``mask`` is true, if given)."""
+    _check_pair(pred, target, mask)
     total = pred[0].new_zeros(())
     for i, (p, t) in enumerate(zip(pred, target)):
         d = p - t
@@ -38,6 +57,7 @@ def l2_distance(pred: tuple[torch.Tensor, ...], target: tuple[torch.Tensor, ...]
 def cosine_distance(pred: tuple[torch.Tensor, ...], target: tuple[torch.Tensor, ...],
                     mask: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
     """1 − cosine similarity of the concatenated gradients (in [0, 2])."""
+    _check_pair(pred, target, mask)
     dot = pred[0].new_zeros(())
     pn = pred[0].new_zeros(())
     tn = pred[0].new_zeros(())
@@ -52,6 +72,9 @@ def cosine_distance(pred: tuple[torch.Tensor, ...], target: tuple[torch.Tensor, 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels (anisotropic TV), x (B, C, H, W)."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or min(x.shape) < 1 \
+            or not x.is_floating_point():
+        raise InvalidParameterError("`x` must be a float tensor of images (B, C, H, W).")
     dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
     dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean()
     return dx + dy
@@ -59,6 +82,11 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 def prior_distance(x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between the guess (B, 1, H, W) and the prior image (1, 1, H, W)."""
+    if not (isinstance(x, torch.Tensor) and isinstance(prior, torch.Tensor) and x.ndim == 4
+            and prior.ndim == 4 and prior.shape[0] == 1 and x.shape[1:] == prior.shape[1:]
+            and x.is_floating_point() and prior.is_floating_point()):
+        raise InvalidParameterError("`x` (B, 1, H, W) and `prior` (1, 1, H, W) must be float "
+                                    "images of the same size.")
     return ((x - prior) ** 2).mean()
 
 
@@ -115,3 +143,8 @@ ATTACK_ALIASES = {"ig": "inverting_gradients", "geiping": "inverting_gradients",
                   "idlg": "dlg", "robbing_the_fed": "imprint"}
 #: Attacks that optimise an image against the update's gradients (the others are analytic).
 OPTIMISATION_ATTACKS = ("dlg", "inverting_gradients")
+
+
+__all__ = ["ATTACKS", "ATTACK_ALIASES", "AttackRecipe", "DISTANCES", "OPTIMISATION_ATTACKS",
+           "cosine_distance", "l2_distance", "population_prior", "prior_distance",
+           "total_variation"]

@@ -29,7 +29,7 @@ from ...stopping import StopToken, stop_requested
 from .labels import infer_labels
 from .objectives import (ATTACK_ALIASES, ATTACKS, DISTANCES, AttackRecipe, prior_distance,
                          total_variation)
-from .threat import SharedUpdate, simulate_update
+from .threat import SharedUpdate, as_labels, simulate_update
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("random", "prior")
@@ -68,8 +68,16 @@ def resolve_attack(attack: str) -> str:
 
 
 def suggested_iterations(device: str | torch.device | None = None) -> int:
-    """Optimisation iterations that suit the device (:data:`ITERATIONS_BY_DEVICE`)."""
-    dev = choose_device() if device is None else torch.device(device)
+    """Optimisation iterations that suit a device (:data:`ITERATIONS_BY_DEVICE`); the device
+    need not be present (a plan for a GPU can be made on a laptop)."""
+    if device is None:
+        dev = choose_device()
+    else:
+        try:
+            dev = device if isinstance(device, torch.device) else torch.device(str(device))
+        except (RuntimeError, ValueError, TypeError):
+            raise InvalidParameterError(f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'mps'; "
+                                        f"got {device!r:.40}.") from None
     return ITERATIONS_BY_DEVICE.get(dev.type, ITERATIONS_BY_DEVICE["cpu"])
 
 
@@ -199,7 +207,7 @@ def reconstruct(*, model: nn.Module, update: SharedUpdate, attack: str = "invert
     lr = (recipe.lr if optimizer == "lbfgs" else 0.1) if lr is None else check_positive("lr", lr)
     if labels is None:
         labels = infer_labels(model=model, update=update, seed=seed)
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    labels = as_labels(labels)
     if labels.numel() != update.num_examples:
         raise InvalidParameterError(f"`labels` must hold {update.num_examples} labels (one per "
                                     f"example in the update); got {labels.numel()}.")
@@ -405,7 +413,12 @@ def _lbfgs(x: torch.Tensor, lr: float, max_iter: int) -> torch.optim.LBFGS:
                              line_search_fn="strong_wolfe")
 
 
-def run_attack(**kwargs) -> Frame:
+def run_attack(*, model: nn.Module, update: SharedUpdate, **kwargs) -> Frame:
     """Run :func:`reconstruct` to its end and return its last Frame (same keyword parameters;
     a stopped attack returns its best guess so far)."""
-    return last_record(reconstruct(**kwargs)).partial
+    return last_record(reconstruct(model=model, update=update, **kwargs)).partial
+
+
+__all__ = ["Frame", "ITERATIONS_BY_DEVICE", "OPTIMIZERS", "check_prior", "check_update",
+           "frame_message", "make_frame", "reconstruct", "resolve_attack", "run_attack",
+           "suggested_iterations"]

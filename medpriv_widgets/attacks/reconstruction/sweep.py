@@ -25,7 +25,7 @@ from ...stopping import StopToken, stop_requested
 from .defenses import Defense
 from .metrics import make_scorer, score_images, verdict
 from .optimise import reconstruct, resolve_attack
-from .threat import check_images, client_update
+from .threat import as_labels, check_images, client_update
 
 
 @dataclass
@@ -48,11 +48,6 @@ class SweepResult:
     complete: bool = True
     psnr_each: tuple = ()
     caption: str = ""
-
-
-def format_sigmas(sigmas: Sequence[float]) -> str:
-    """'0, 0.0001, 0.01' — σ values for people (3 significant digits, no float dumps)."""
-    return ", ".join(f"{float(s):.3g}" for s in sigmas)
 
 
 def check_sigmas(sigmas) -> tuple[float, ...]:
@@ -83,7 +78,7 @@ def sweep_sigmas(*, model: nn.Module, images: torch.Tensor, labels, sigmas: Sequ
     :func:`~.optimise.reconstruct`; caption and settings are stored in the result.
     """
     images = check_images(images)
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    labels = as_labels(labels)
     sigmas = check_sigmas(sigmas)
     clip_norm = check_positive("clip_norm", clip_norm)
     iterations = check_int("iterations", iterations, low=1, high=100_000)
@@ -99,6 +94,8 @@ def sweep_sigmas(*, model: nn.Module, images: torch.Tensor, labels, sigmas: Sequ
 def _sweep(model, images, labels, sigmas, clip_norm, attack, iterations, seed, restarts, prior,
            device, stop, score, caption, settings) -> Iterator[Progress]:
     total = len(sigmas) * iterations
+    from ...explain.reconstruction import format_sigma, format_sigmas
+
     title = f"σ sweep ({format_sigmas(sigmas)})"
     rows_p, rows_s, rows_v, rows_each, imgs = [], [], [], [], []
 
@@ -125,7 +122,7 @@ def _sweep(model, images, labels, sigmas, clip_norm, attack, iterations, seed, r
         for last in reconstruct(**kwargs):
             done = k * iterations + min(iterations, int(last.fraction * iterations))
             yield last.with_(stage=title, done=done, total=total,
-                             message=f"σ = {sigma:.3g} ({k + 1} of {len(sigmas)}): "
+                             message=f"σ = {format_sigma(sigma)} ({k + 1} of {len(sigmas)}): "
                                      f"{last.message}", stopped=False)
         if last is None or last.stopped:
             break
@@ -147,6 +144,9 @@ def _sweep(model, images, labels, sigmas, clip_norm, attack, iterations, seed, r
 
 def images_digest(images: torch.Tensor, labels: torch.Tensor) -> str:
     """sha256 (16 hex digits) of a batch's pixels and labels: what a cache key says about them."""
+    if not (isinstance(images, torch.Tensor) and isinstance(labels, torch.Tensor)):
+        raise InvalidParameterError("`images` and `labels` must be tensors (the batch and its "
+                                    "labels).")
     h = hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes())
     h.update(labels.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
@@ -182,7 +182,7 @@ def reconstruction_sweep(*, images: torch.Tensor, labels,
     from ..._validate import check_choice
 
     images = check_images(images)
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    labels = as_labels(labels)
     sigmas = list(check_sigmas(sigmas))
     clip_norm = check_positive("clip_norm", clip_norm)
     check_int("iterations", iterations, low=1, high=100_000)
@@ -215,3 +215,7 @@ def default_sigmas(n: int = 6) -> list[float]:
     everything to leaking nothing on the lab's models)."""
     check_int("n", n, low=2, high=20)
     return [0.0] + [float(10 ** (-4 + 3 * i / (n - 2))) for i in range(n - 1)]
+
+
+__all__ = ["SweepResult", "check_sigmas", "default_sigmas", "images_digest",
+           "reconstruction_sweep", "sweep_sigmas"]

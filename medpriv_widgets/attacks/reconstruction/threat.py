@@ -80,8 +80,21 @@ def check_images(images, *, name: str = "images") -> torch.Tensor:
     return images
 
 
+def as_labels(labels, *, name: str = "labels") -> torch.Tensor:
+    """Class indices as a flat long tensor; anything else is refused with a sentence."""
+    try:
+        out = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        out = None
+    if out is None or out.is_complex() or out.dtype == torch.bool or (
+            out.is_floating_point() and not bool(torch.all(out == out.round()))):
+        raise InvalidParameterError(f"`{name}` must be whole class numbers (0 = normal, "
+                                    f"1 = pneumonia), one per image; got {labels!r:.80}.")
+    return out.to(torch.long).reshape(-1)
+
+
 def _check_labels(labels, batch: int, num_classes: int) -> torch.Tensor:
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    labels = as_labels(labels)
     if labels.numel() != batch:
         raise InvalidParameterError(f"`labels` must hold one label per image ({batch}); "
                                     f"got {labels.numel()}.")
@@ -228,6 +241,13 @@ def select_batch(images: torch.Tensor, labels, *, batch_size: int, index: int = 
         raise InvalidParameterError(f"`batch_size` must be at most the number of images ({n}); "
                                     f"got {batch_size}. Choose a smaller batch or load more data.")
     index = check_int("index", index, low=0, high=n - 1)
+    labels = as_labels(labels)
+    if labels.numel() != n:
+        raise InvalidParameterError(f"`labels` must hold one label per image ({n}); got "
+                                    f"{labels.numel()}.")
     idx = torch.arange(index, index + batch_size) % n
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
     return images[idx], labels[idx]
+
+
+__all__ = ["SharedUpdate", "as_labels", "check_images", "client_update", "model_params",
+           "secure_aggregate", "select_batch", "simulate_update"]
