@@ -189,19 +189,21 @@ def _crash(proc: subprocess.Popen, log_path: str) -> str:
 
 # ---------------------------------------------------------------------------- the child
 
-def _seed(seed: int) -> None:
+def _seed(seed: int, *, torch_needed: bool) -> None:
+    """Seed Python's, numpy's and torch's generators. torch is seeded (and held to one thread)
+    when the submission imported it at the top of its cell, or the payload needs it; importing
+    it only inside a method leaves it unseeded, so its results may vary."""
     import random
 
     import numpy as np
 
     random.seed(seed)
     np.random.seed(seed)
-    try:
+    if torch_needed or "torch" in sys.modules:
         import torch
-    except ImportError:
-        return
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
+
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -222,7 +224,7 @@ def _child() -> int:
     sys.stdout = sys.stderr
     try:
         payload = cloudpickle.loads(sys.stdin.buffer.read())
-        _seed(int(payload["seed"]))
+        _seed(int(payload["seed"]), torch_needed=bool(payload.get("torch", False)))
     except Exception as exc:  # noqa: BLE001 - reported as the submission's failure
         _write(channel, ("error", f"it could not be loaded in its own process "
                                   f"({type(exc).__name__}: {exc}). Define everything it needs "

@@ -37,6 +37,7 @@ from .attacks import get_attack
 from .board import Board
 from .cells import CellResult, failed_cell, utility_fields
 from .defences import DefendedModel
+from .runners import BlackBox, run_attack, run_defence
 
 #: Seconds a submission may work (after its process has started) unless told otherwise.
 DEFAULT_TIME_LIMIT_S = 300.0
@@ -154,53 +155,6 @@ def logit_scores(p_pneumonia: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (np.log(py) - np.log1p(-py))[:, None]
 
 
-# ---------------------------------------------------------------------------- child side
-
-def _as_array(value):
-    if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    return np.asarray(value) if isinstance(value, (list, tuple)) else value
-
-
-def _run_defence(payload: dict) -> dict:
-    obj = payload["submission"]
-    obj = obj() if isinstance(obj, type) else obj
-    obj.fit(payload["X_train"], payload["y_train"])
-    return {"population": _as_array(obj.predict(payload["X_population"])),
-            "test": _as_array(obj.predict(payload["X_test"])),
-            "epsilon": getattr(obj, "epsilon", None)}
-
-
-class BlackBox:
-    """The released model as the attacker may use it: X (N, 1, S, S) in [0, 1] → probability of
-    pneumonia (N,). Counts its queries."""
-
-    def __init__(self, spec: dict) -> None:
-        from ..models import make_model
-
-        self._model = make_model(size=spec["size"], seed=0, width=spec["width"],
-                                 activation=spec["activation"])
-        self._model.load_state_dict(spec["state_dict"])
-        self._model.eval()
-        self.queries = 0
-
-    def __call__(self, X) -> np.ndarray:
-        import torch
-
-        x = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        self.queries += int(x.shape[0])
-        with torch.no_grad():
-            return torch.softmax(self._model(x), dim=1)[:, 1].numpy().astype(np.float64)
-
-
-def _run_attack(payload: dict) -> dict:
-    obj = payload["submission"]
-    obj = obj() if isinstance(obj, type) else obj
-    target = BlackBox(payload["target"])
-    obj.fit(payload["members"], payload["nonmembers"], target)
-    return {"scores": _as_array(obj.score(payload["X_eval"], payload["y_eval"]))}
-
-
 # ---------------------------------------------------------------------------- parent side
 
 def _numpy(images) -> np.ndarray:
@@ -261,7 +215,7 @@ def submit_defence(defence, *, name: str, board: Board, cache=None, leaderboard=
         raise InvalidParameterError("The board has no membership attack to judge a defence by.")
     pop, test = data.population, data.test
     members = data.members
-    payload = {"run": _run_defence, "submission": defence, "seed": sc.seed,
+    payload = {"run": run_defence, "submission": defence, "seed": sc.seed,
                "X_train": _numpy(members.images), "y_train": members.labels.numpy(),
                "X_population": _numpy(pop.data.images), "X_test": _numpy(test.images)}
     key = {"kind": "defence", "fingerprint": fp, "scenario": sc.key(), "data": data.fingerprint}
@@ -378,7 +332,7 @@ def submit_attack(attack, *, name: str, board: Board, defence: str = "none", cac
     pop = data.population.data
     images, labels = _numpy(pop.images), pop.labels.numpy()
     m = data.scenario.membership
-    payload = {"run": _run_attack, "submission": attack, "seed": sc.seed,
+    payload = {"run": run_attack, "submission": attack, "seed": sc.seed, "torch": True,
                "members": (images[split["known_members"]], labels[split["known_members"]]),
                "nonmembers": (images[split["known_nonmembers"]],
                               labels[split["known_nonmembers"]]),
