@@ -87,6 +87,34 @@ def _tail(path: str, n: int = 600) -> str:
         return ""
 
 
+def _local_module(obj):
+    """The module that defines ``obj``'s class when a fresh interpreter may not be able to
+    import it (a script or test file, not an installed package); None otherwise."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    module = sys.modules.get(getattr(cls, "__module__", ""))
+    path = getattr(module, "__file__", None)
+    if module is None or module.__name__ == "__main__" or path is None:
+        return None  # __main__ (a notebook) travels by value anyway
+    if module.__name__.split(".")[0] == "medpriv_widgets" or "-packages" in path:
+        return None
+    return module
+
+
+def _dumps(payload: dict) -> bytes:
+    """cloudpickle the payload; the submission's own module travels by value when the child
+    could not import it by name."""
+    import cloudpickle
+
+    module = _local_module(payload.get("submission"))
+    if module is not None:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        if module is not None:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
 def run_in_sandbox(payload: dict, *, time_limit_s: float, startup_limit_s: float = 180.0
                    ) -> SandboxOutcome:
     """Run ``payload`` (see :func:`_child`) in a fresh Python process.
@@ -95,9 +123,7 @@ def run_in_sandbox(payload: dict, *, time_limit_s: float, startup_limit_s: float
     start and the unpickling. Never raises for what the submission does: a crash, a timeout
     or an unreadable answer is an outcome with a reason.
     """
-    import cloudpickle
-
-    blob = cloudpickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = _dumps(payload)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     with tempfile.NamedTemporaryFile(prefix="medpriv-sandbox-", suffix=".log",
                                      delete=False) as log:
