@@ -9,6 +9,10 @@
               the reconstructions. ``medpriv bench mia`` measures exactly this membership
               setting (:data:`~medpriv_widgets.experiments.membership.MEMBERSHIP`).
 
+The ``sigma`` part solves, for every ε of the private-training lab's slider, the noise σ it
+needs (:class:`~medpriv_widgets.experiments.noise.NoiseForEpsilon`, seconds each), so that the
+slider's first move answers at once even where no model was trained (Binder's ``postBuild``).
+
 The workshop profile contains every stage of the binder profile (the same settings, a larger ε
 grid, more seeds; tested), so ``medpriv precompute --profile workshop`` prepares the lessons,
 which read the binder profile outside fast mode.
@@ -28,13 +32,14 @@ from .._validate import check_choice, check_int
 from ..errors import InvalidParameterError
 from .membership import MEMBERSHIP, DPTarget, MembershipSettings, ShadowModels
 from .membership.reconstruction import TargetReconstruction
+from .noise import noise_grid
 from .stage import Stage
 from .training import training_grid
 
 INF = math.inf
 
 #: What a profile can compute, in the order it is computed.
-PARTS = ("membership", "equal_epsilon", "reconstruction", "training")
+PARTS = ("sigma", "membership", "equal_epsilon", "reconstruction", "training")
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,11 @@ def profile_stages(name: str, *, parts=PARTS, seed: int = 0) -> list[Stage]:
         check_choice("parts", part, PARTS)
     settings = membership_settings(name, seed=seed)
     stages: list[Stage] = []
+    if "sigma" in parts:
+        from ..training import DEFAULT_EPSILONS, TrainConfig
+
+        for s in profile.train_seeds:
+            stages += noise_grid(base=TrainConfig(seed=s), epsilons=DEFAULT_EPSILONS)
     if "membership" in parts:
         stages.append(ShadowModels(settings))
         stages += [DPTarget(settings, eps) for eps in profile.epsilons if math.isfinite(eps)]
