@@ -93,20 +93,27 @@ class ArenaChallenge:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ data
+    def mia_positions(self, *, anonymizer: str, deanonymizer: str, data_split: str):
+        """(positions in ``eval_members``, positions in ``eval_non_members``, final order):
+        the pair's tuning or validation half of each, as many of each."""
+        rng = np.random.default_rng(_seed(anonymizer, deanonymizer))
+        halves = []
+        for _, y in (self.data.eval_members, self.data.eval_non_members):
+            order = rng.permutation(len(y))
+            halves.append(order[: len(y) // 2] if data_split == "tuning"
+                          else order[len(y) // 2:])
+        n = min(len(halves[0]), len(halves[1]))
+        return halves[0][:n], halves[1][:n], rng.permutation(2 * n)
+
     def mia_evaluation(self, *, anonymizer: str, deanonymizer: str, data_split: str):
         """(X, y, is_member) an attack is judged on: its pair's half of the held-out members and
         non-members (tuning or validation), as many of each, shuffled."""
-        rng = np.random.default_rng(_seed(anonymizer, deanonymizer))
-        parts = []
-        for X, y in (self.data.eval_members, self.data.eval_non_members):
-            order = rng.permutation(len(y))
-            half = order[: len(y) // 2] if data_split == "tuning" else order[len(y) // 2:]
-            parts.append((X[half], y[half]))
-        n = min(len(parts[0][1]), len(parts[1][1]))
-        X = np.concatenate([parts[0][0][:n], parts[1][0][:n]])
-        y = np.concatenate([parts[0][1][:n], parts[1][1][:n]])
-        member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-        order = rng.permutation(2 * n)
+        m, nm, order = self.mia_positions(anonymizer=anonymizer, deanonymizer=deanonymizer,
+                                          data_split=data_split)
+        (Xm, ym), (Xn, yn) = self.data.eval_members, self.data.eval_non_members
+        X = np.concatenate([Xm[m], Xn[nm]])
+        y = np.concatenate([ym[m], yn[nm]])
+        member = np.r_[np.ones(len(m), bool), np.zeros(len(nm), bool)]
         return X[order], y[order], member[order]
 
     # ------------------------------------------------------------------ judges
