@@ -26,3 +26,5 @@ from .dp_basics import counting_statement, spread_text, survey_statement  # noqa
 from .linkage import homogeneity_statement, k_anonymity_statement, pseudonym_statement, reidentification_statement, uniqueness_statement, xray_reidentification_statement  # noqa: F401
 from .reconstruction import clipping_comparison_statement, format_sigma, format_sigmas, one_update_statement, run_epsilon_text, verdict_text  # noqa: F401
 from .arena import ranking_statement, row_statement  # noqa: F401
+from .exercises import exercise_feedback_text, not_answered_text, unreadable_answer_text  # noqa: F401
+from .classroom import classroom_note_text, classroom_reset_refused_text  # noqa: F401
