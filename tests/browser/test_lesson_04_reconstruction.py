@@ -83,11 +83,12 @@ def _set_batch(lab, value: int) -> None:
             """([sel, v]) => { const h = document.querySelector(sel + ' .noUi-handle');
                                return !!h && parseFloat(h.getAttribute('aria-valuemax')) === v; }""",
             arg=[BATCH, value], timeout=60_000)
-    handle = lab.widget(f"{BATCH} .noUi-handle").bounding_box()
-    track = lab.widget(f"{BATCH} .noUi-target").bounding_box()
-    y = handle["y"] + handle["height"] / 2
-    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    handle = lab.widget(f"{BATCH} .noUi-handle")
+    handle.hover()  # waits until the handle stands still (the lab may still be re-laying out)
     page.mouse.down()
+    track = lab.page.locator(f"{LAB} {BATCH} .noUi-target").first.bounding_box()
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] / 2
     end = track["x"] + track["width"] + 40 if value > 1 else track["x"] - 40
     page.mouse.move(end, y, steps=12)
     page.mouse.up()
