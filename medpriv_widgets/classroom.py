@@ -1,0 +1,78 @@
+"""The classroom's privacy budget: one ledger shared by every learner of a workshop.
+
+On a JupyterHub the spawner gives every learner's server the environment variable
+``MEDPRIV_CLASSROOM_LEDGER`` = a ledger file on storage all of them can write (deploy/). Lesson
+02 then opens its classroom budget lab on that file (:func:`classroom_ledger`), so a question
+asked in any learner's kernel — or in a second window of the same learner — spends from the
+same budget, and everyone sees it shrink and lock. Without the variable the lab gets a budget of
+its own, as on a laptop.
+
+Sharing is safe because :class:`~medpriv_widgets.privacy.ledger.PrivacyLedger` serialises
+writers and appends one checksummed record per spend: concurrent spends never overspend and
+never lose a confirmed spend, and a kernel killed in the middle of one leaves either the whole
+record or none (tests/test_jupyterhub_classroom.py runs this with real kernels).
+
+Only an instructor may give the class its budget back: the learners' ledger object refuses
+``reset`` with a sentence that says how the instructor does it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import InvalidParameterError
+from .explain.classroom import classroom_note_text, classroom_reset_refused_text
+from .privacy.ledger import PrivacyLedger
+
+#: The environment variable a hub's spawner sets to the shared ledger file.
+CLASSROOM_ENV = "MEDPRIV_CLASSROOM_LEDGER"
+DATASET, INSTITUTION = "pneumoniamnist-train", "classroom"
+
+
+def classroom_ledger_path() -> Path | None:
+    """The shared ledger file named by ``MEDPRIV_CLASSROOM_LEDGER``, or None when unset."""
+    value = os.environ.get(CLASSROOM_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+class ClassroomLedger(PrivacyLedger):
+    """A learner's handle on the shared budget: spends and reads like any ledger, but
+    ``reset`` is refused (one learner must not give the whole class its budget back)."""
+
+    def reset(self, *, confirm: bool = False, epsilon=None, delta=None) -> None:
+        raise InvalidParameterError(classroom_reset_refused_text(self.path))
+
+
+def classroom_ledger(*, epsilon: float = 5.0, delta: float = 1e-5,
+                     path: str | os.PathLike | None = None) -> ClassroomLedger | None:
+    """The classroom's shared ledger, or None when no classroom is set up (then a lab makes a
+    budget of its own).
+
+    ``path``: the ledger file; default :func:`classroom_ledger_path`. The first learner to open
+    it creates it with budget ``epsilon``, ``delta``; everyone after that (and every kernel
+    restart) reopens it with the budget stored in the file, whatever they pass.
+    """
+    file = classroom_ledger_path() if path is None else Path(path)
+    if file is None:
+        return None
+    file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return ClassroomLedger(file, dataset=DATASET, institution=INSTITUTION)
+    except InvalidParameterError:
+        if file.exists():
+            raise
+    # Not there yet: create it. Two learners racing here are serialised by the ledger's lock;
+    # the second finds the file and opens it with the same budget.
+    return ClassroomLedger(file, epsilon=epsilon, delta=delta, dataset=DATASET,
+                           institution=INSTITUTION)
+
+
+def classroom_note(ledger: PrivacyLedger | None) -> str:
+    """One sentence for the lesson: shared with the class (where) or a budget of one's own."""
+    return classroom_note_text(shared=ledger is not None,
+                               path=None if ledger is None else ledger.path, env=CLASSROOM_ENV)
+
+
+__all__ = ["CLASSROOM_ENV", "ClassroomLedger", "classroom_ledger", "classroom_ledger_path",
+           "classroom_note"]
