@@ -12,7 +12,7 @@ import torch
 
 from medpriv_widgets.attacks.reconstruction import (
     Defense, Frame, client_update, infer_label_counts, infer_label_single, make_scorer,
-    make_victim_model, one_step_mu, population_prior, psnr, reconstruct, reconstruction_sweep,
+    make_victim_model, one_step_mu, population_prior, psnr, reconstruct, sweep_sigmas,
     run_attack, run_epsilon, score_images, select_batch, ssim, verdict)
 from medpriv_widgets.data import make_phantoms
 from medpriv_widgets.errors import InvalidParameterError
@@ -197,13 +197,16 @@ def test_metrics_match_batches_and_verdict():
     assert verdict(20.0, 0.9) == "not recognisable"
 
 
-def test_sweep_is_cached_and_monotone(phantoms):
+def test_sweep_is_deterministic_and_monotone(phantoms):
+    # (caching of the sweep: ReconstructionSweep, tests/test_reconstruction_experiments.py)
+    from medpriv_widgets.progress import final_result
+
     kw = dict(images=phantoms.images[:1], labels=phantoms.labels[:1], sigmas=[0.0, 0.1],
               iterations=60)
-    first = reconstruction_sweep(**kw)
+    first = final_result(sweep_sigmas(model=make_victim_model(size=28), **kw))
     assert first.psnr[0] > first.psnr[1] + 10
     assert first.images.shape == (2, 1, 1, 28, 28)
-    again = reconstruction_sweep(**kw)  # from the cache: identical
+    again = final_result(sweep_sigmas(model=make_victim_model(size=28), **kw))
     assert again.psnr == first.psnr
 
 
@@ -255,16 +258,14 @@ def test_one_step_bound_is_one_over_sigma():
                             iterations=0),
     lambda m, d: run_attack(model=make_victim_model(size=64), update=client_update(
         model=m, images=d.images[:1], labels=d.labels[:1])),
-    lambda m, d: reconstruction_sweep(images=d.images[:1], labels=d.labels[:1],
-                                      sigmas=[-1.0]),
+    lambda m, d: sweep_sigmas(model=m, images=d.images[:1], labels=d.labels[:1],
+                              sigmas=[-1.0]),
     lambda m, d: make_victim_model(arch="resnet"),
     lambda m, d: reconstruct(model=m, update=client_update(model=m, images=d.images[:1],
                                                            labels=d.labels[:1]),
                              prior=torch.zeros(1, 1, 64, 64)),
     lambda m, d: reconstruct(model=m, update=client_update(model=m, images=d.images[:1],
                                                            labels=d.labels[:1]), init="prior"),
-    lambda m, d: reconstruction_sweep(images=d.images[:1], labels=d.labels[:1],
-                                      sigmas=[0.0], trained_steps=5),
 ])
 def test_bad_parameters_rejected(model, phantoms, bad):
     with pytest.raises(InvalidParameterError) as info:

@@ -32,7 +32,7 @@ from .metrics import (PSNR_RECOGNISABLE_DB, SSIM_RECOGNISABLE, ImageScores, make
 from .objectives import (ATTACKS, OPTIMISATION_ATTACKS, cosine_distance, l2_distance,
                          population_prior, total_variation)
 from .optimise import (Frame, reconstruct, resolve_attack, run_attack, suggested_iterations)
-from .sweep import SweepResult, default_sigmas, reconstruction_sweep, sweep_sigmas
+from .sweep import SweepResult, default_sigmas, sweep_sigmas
 from .threat import SharedUpdate, check_images, client_update, secure_aggregate, select_batch
 from .victim import ARCHITECTURES, MODEL_KINDS, STATES, make_victim_model
 
@@ -43,7 +43,7 @@ __all__ = [
     "client_update", "cosine_distance", "default_sigmas", "find_linear_head",
     "infer_label_counts", "infer_label_single", "infer_labels", "l2_distance",
     "linear_layer_input", "make_scorer", "make_victim_model", "malicious_model", "mse",
-    "one_step_mu", "one_update_bound", "population_prior", "psnr", "reconstruct", "reconstruction_sweep",
+    "one_step_mu", "one_update_bound", "population_prior", "psnr", "reconstruct",
     "resolve_attack", "run_attack", "run_epsilon", "score_images", "secure_aggregate",
     "select_batch", "share_at_least", "ssim", "suggested_iterations", "sweep_sigmas",
     "total_variation", "verdict",

@@ -4,9 +4,7 @@
 attacked once per σ, each time after one DP-SGD step (clip C, noise σ·C). The cached, data-
 referenced experiment built on it is
 :class:`medpriv_widgets.experiments.reconstruction.ReconstructionSweep` — what widgets,
-dashboards and the CLI use. :func:`reconstruction_sweep` is the older tensor-in, result-out
-form that ``medpriv_widgets.precompute`` still calls; it keeps its own cache entries until
-precompute builds ReconstructionSweep stages.
+dashboards and the CLI use.
 """
 
 from __future__ import annotations
@@ -152,64 +150,6 @@ def images_digest(images: torch.Tensor, labels: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
-_digest = images_digest  # the name medpriv_widgets.precompute reads (its sweep cache keys)
-
-
-def reconstruction_sweep(*, images: torch.Tensor, labels,
-                         sigmas: Sequence[float] = (0.0, 1e-4, 1e-3, 1e-2),
-                         clip_norm: float = 1.0, model_kind: str = "lenet", trained_steps: int = 0,
-                         attack: str = "inverting_gradients", iterations: int = 150,
-                         seed: int = 0, device: str | None = None, use_cache: bool = True,
-                         stop: StopToken | None = None) -> SweepResult:
-    """Attack the same batch once per σ (clip C = ``clip_norm``, one DP-SGD step) and score it.
-
-    The older form, kept for ``medpriv_widgets.precompute`` (its cache entries, namespace
-    'reconstruction_sweep', are keyed by a digest of the images); new code uses
-    :class:`~medpriv_widgets.experiments.reconstruction.ReconstructionSweep`.
-
-    Parameters
-    ----------
-    images : (B, 1, H, W) in [0, 1], the client's batch; labels : (B,) class indices.
-    sigmas : noise multipliers (≥ 0), each a separate attack.
-    clip_norm : per-example clipping norm C (> 0); the noise std is σ·C.
-    model_kind : 'lenet' or 'smallcnn' (the untrained victim, see ``make_victim_model``).
-    trained_steps : must be 0 (trained victims: ReconstructionSweep's ``state``).
-    attack, iterations : passed to :func:`~.optimise.reconstruct`.
-    use_cache : read and write the result cache.
-    """
-    from ...cache import ResultCache
-    from .victim import MODEL_KINDS, make_victim_model
-    from ..._validate import check_choice
-
-    images = check_images(images)
-    labels = as_labels(labels)
-    sigmas = list(check_sigmas(sigmas))
-    clip_norm = check_positive("clip_norm", clip_norm)
-    check_int("iterations", iterations, low=1, high=100_000)
-    check_choice("model_kind", model_kind, MODEL_KINDS)
-    check_int("trained_steps", trained_steps, low=0, high=0,
-              hint="Trained victims are ReconstructionSweep(state='one_epoch' or 'converged').")
-    attack = resolve_attack(attack)
-    config = {"digest": images_digest(images, labels), "shape": list(images.shape), "sigmas": sigmas,
-              "clip_norm": clip_norm, "model_kind": model_kind, "trained_steps": trained_steps,
-              "attack": attack, "iterations": iterations, "seed": seed}
-    cache = ResultCache("reconstruction_sweep")
-    if use_cache:
-        hit = cache.get(config)
-        if hit is not None:
-            return hit
-    model = make_victim_model(size=images.shape[-1], arch=model_kind, seed=seed)
-    last = None
-    for last in sweep_sigmas(model=model, images=images, labels=labels, sigmas=sigmas,
-                             clip_norm=clip_norm, attack=attack, iterations=iterations,
-                             seed=seed, device=device, stop=stop, settings=config):
-        pass
-    result = last.partial
-    if use_cache and result.complete:
-        cache.put(config, result)
-    return result
-
-
 def default_sigmas(n: int = 6) -> list[float]:
     """0 and log-spaced σ from 1e-4 to 1e-1 (the range where a single step goes from leaking
     everything to leaking nothing on the lab's models)."""
@@ -217,5 +157,4 @@ def default_sigmas(n: int = 6) -> list[float]:
     return [0.0] + [float(10 ** (-4 + 3 * i / (n - 2))) for i in range(n - 1)]
 
 
-__all__ = ["SweepResult", "check_sigmas", "default_sigmas", "images_digest",
-           "reconstruction_sweep", "sweep_sigmas"]
+__all__ = ["SweepResult", "check_sigmas", "default_sigmas", "images_digest", "sweep_sigmas"]
