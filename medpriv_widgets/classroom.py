@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, MedprivError
 from .explain.classroom import classroom_note_text, classroom_reset_refused_text
 from .privacy.ledger import PrivacyLedger
 
@@ -68,6 +68,34 @@ def classroom_ledger(*, epsilon: float = 5.0, delta: float = 1e-5,
                            institution=INSTITUTION)
 
 
+def open_classroom_ledger(path: str | os.PathLike | None = None) -> PrivacyLedger:
+    """The shared ledger as an instructor opens it (an ordinary PrivacyLedger: it can reset).
+    ``path``: default :func:`classroom_ledger_path`."""
+    file = classroom_ledger_path() if path is None else Path(path)
+    if file is None:
+        raise InvalidParameterError(
+            f"No classroom ledger is set up: set {CLASSROOM_ENV} to its file, or pass `path`.")
+    return PrivacyLedger(file, dataset=DATASET, institution=INSTITUTION)
+
+
+def reset_classroom_budget(*, path: str | os.PathLike | None = None,
+                           epsilon: float | None = None, delta: float | None = None) -> None:
+    """Instructors: give the class its budget back (optionally a new ε, δ). The spends stay in
+    the file's history; a damaged file is moved aside and a fresh ledger started."""
+    file = classroom_ledger_path() if path is None else Path(path)
+    if file is None:
+        raise InvalidParameterError(
+            f"No classroom ledger is set up: set {CLASSROOM_ENV} to its file, or pass `path`.")
+    budget = {"epsilon": epsilon, "delta": delta}
+    try:
+        ledger = PrivacyLedger(file, dataset=DATASET, institution=INSTITUTION, **budget)
+    except MedprivError:
+        if epsilon is None or delta is None:
+            raise
+        ledger = PrivacyLedger(file, dataset=DATASET, institution=INSTITUTION, **budget)
+    ledger.reset(confirm=True, epsilon=epsilon, delta=delta)
+
+
 def classroom_note(ledger: PrivacyLedger | None) -> str:
     """One sentence for the lesson: shared with the class (where) or a budget of one's own."""
     return classroom_note_text(shared=ledger is not None,
@@ -75,4 +103,4 @@ def classroom_note(ledger: PrivacyLedger | None) -> str:
 
 
 __all__ = ["CLASSROOM_ENV", "ClassroomLedger", "classroom_ledger", "classroom_ledger_path",
-           "classroom_note"]
+           "classroom_note", "open_classroom_ledger", "reset_classroom_budget"]

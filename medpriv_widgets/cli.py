@@ -1,4 +1,5 @@
-"""Command line: ``medpriv data …``, ``medpriv bench …``, ``medpriv precompute …``.
+"""Command line: ``medpriv data …``, ``medpriv bench …``, ``medpriv precompute …``, and for
+instructors ``medpriv exercises …``, ``medpriv doctor``, ``medpriv serve``.
 
 Every command reuses the core; none imports Jupyter. Errors are printed as one sentence and the
 exit status is 2 (bad input) or 1 (failure).
@@ -50,6 +51,57 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exercises(args: argparse.Namespace) -> int:
+    """List the exercises; write otter autograders; grade a class's notebooks."""
+    from .exercises import grading, list_exercises
+
+    if args.action == "autograder":
+        from .exercises import lessons
+
+        for lesson in args.lesson or lessons():
+            print(grading.write_autograder(lesson, args.out))
+        return 0
+    if args.action == "grade":
+        rows = grading.grade(args.submissions, lesson=args.lesson)
+        if args.csv:
+            import csv
+
+            with open(args.csv, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            for r in rows:
+                print(f"{r['submission']}: {r['score']:g} of {r['possible']}"
+                      + (f" — {r['error']}" if r["error"] else ""))
+        return 0
+    rows = list_exercises(lesson=args.lesson)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['id']:<14} lesson {r['lesson']}  {r['kind']:<8} {r['title']}")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """One table: data, caches, device, memory, disk (and the classroom budget when set)."""
+    from .doctor import as_json, as_table, diagnose
+
+    rows = diagnose(profile=args.profile, seats=args.seats)
+    report = as_json(rows)
+    print(json.dumps(report, ensure_ascii=False) if args.json else as_table(rows))
+    return 0 if report["ready"] else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    return serve(folder=args.folder, port=args.port, ip=args.ip, open_browser=args.browser)
+
+
 def _all_parts():
     from .experiments.profiles import PARTS
 
@@ -81,6 +133,47 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--parts", nargs="+", choices=list(_all_parts()), default=None,
                      help="only these parts (default: all)")
     pre.set_defaults(func=_cmd_precompute)
+
+    from .exercises import lessons
+
+    ex = sub.add_parser("exercises", help="list the lessons' exercises; grade a class (otter-grader)",
+                        description="Without an action: list the exercises (id, lesson, title). "
+                                    "'autograder' writes otter-grader's autograder zips; 'grade' "
+                                    "grades submitted lesson notebooks with them.")
+    ex.add_argument("--lesson", choices=lessons(), default=None, help="only this lesson")
+    ex.add_argument("--json", action="store_true", help="print JSON and nothing else")
+    ex.set_defaults(func=_cmd_exercises, action=None)
+    ex_sub = ex.add_subparsers(dest="action")
+    ag = ex_sub.add_parser("autograder", help="write <lesson>_autograder.zip for otter-grader")
+    ag.add_argument("--out", required=True, help="folder for the zip files")
+    ag.add_argument("--lesson", nargs="+", choices=lessons(), default=None)
+    gr = ex_sub.add_parser("grade", help="grade submitted notebooks of one lesson (otter-grader)")
+    gr.add_argument("--lesson", required=True, choices=lessons())
+    gr.add_argument("submissions", nargs="+", help="the learners' .ipynb files")
+    gr.add_argument("--csv", default=None, help="also write the grades to this CSV file")
+    gr.add_argument("--json", action="store_true", help="print JSON and nothing else")
+
+    doc = sub.add_parser("doctor", help="is this machine ready for a workshop? one table",
+                         description="Checks data, pre-computed caches, device, memory and disk "
+                                     "(and the classroom budget when MEDPRIV_CLASSROOM_LEDGER is "
+                                     "set); exit status 0 when everything is ready.")
+    doc.add_argument("--profile", choices=["fast", "binder", "workshop"], default="workshop",
+                     help="whose caches to look for")
+    doc.add_argument("--seats", type=int, default=1,
+                     help="learners this machine serves at once (for the memory check)")
+    doc.add_argument("--json", action="store_true", help="print JSON and nothing else")
+    doc.set_defaults(func=_cmd_doctor)
+
+    srv = sub.add_parser("serve", help="the lessons as code-free dashboards (Voila)",
+                         description="Copies the lessons (without exercises) to a folder and "
+                                     "serves them with Voila: code hidden, widgets working.")
+    srv.add_argument("--port", type=int, default=8866)
+    srv.add_argument("--ip", default="127.0.0.1",
+                     help="address to listen on (0.0.0.0: every network interface)")
+    srv.add_argument("--folder", default=None,
+                     help="where the dashboard copies go (default ~/medpriv-dashboards)")
+    srv.add_argument("--browser", action="store_true", help="open a web browser")
+    srv.set_defaults(func=_cmd_serve)
     return parser
 
 
@@ -95,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medpriv: stopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader has gone (`medpriv exercises --json | head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

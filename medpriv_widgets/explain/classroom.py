@@ -18,5 +18,5 @@ def classroom_note_text(*, shared: bool, path=None, env: str) -> str:
 def classroom_reset_refused_text(path) -> str:
     return ("Only an instructor can give the classroom its budget back, not one learner for the "
             "whole class. Instructors: in a terminal on the hub run `python -c \"from "
-            "medpriv_widgets.privacy.ledger import PrivacyLedger; "
-            f"PrivacyLedger('{path}').reset(confirm=True)\"`.")
+            "medpriv_widgets.classroom import reset_classroom_budget; "
+            f"reset_classroom_budget(path='{path}')\"`.")
