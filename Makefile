@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: lab lessons test env dev-env chromium clean fetch-data
+.PHONY: lab lessons test env dev-env chromium chp clean fetch-data workshop
 
 # JupyterLab refuses to run as root unless told to (containers, some workshop VMs).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -29,8 +29,8 @@ lessons:
 	    else cp "$$nb" "$$dest" && echo "new lesson: $$dest"; fi; \
 	done
 
-test: $(DEV_STAMP) chromium
-	MEDPRIV_FAST=1 OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 \
+test: $(DEV_STAMP) chromium chp
+	MEDPRIV_CHP=$(CURDIR)/$(CHP) MEDPRIV_FAST=1 OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 \
 	    $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider --durations=15 tests notebooks
 
 env: $(RUNTIME_STAMP)
@@ -55,6 +55,23 @@ chromium:
 	    echo "Installing Debian chromium for the browser test..."; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; \
 	else echo "chromium not found and cannot install it here: the browser test will be skipped"; fi
+
+# The JupyterHub classroom test needs configurable-http-proxy, JupyterHub's proxy, from npm
+# (node 18+). Installed into the venv's own folder; without npm that one test skips and says why.
+CHP := $(VENV)/chp/node_modules/.bin/configurable-http-proxy
+chp:
+	@if [ -x "$(CHP)" ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	    echo "Installing configurable-http-proxy for the JupyterHub test..."; \
+	    npm install --silent --no-audit --no-fund --prefix "$(VENV)/chp" configurable-http-proxy@5.3.0 >/dev/null \
+	        || echo "could not install configurable-http-proxy: the JupyterHub classroom test will be skipped"; \
+	else echo "npm not found: the JupyterHub classroom test will be skipped"; fi
+
+# Code-free workshop: the lessons as Voila dashboards (no code shown) on http://127.0.0.1:8866/.
+# WORKSHOP_IP=0.0.0.0 serves the room's network; precompute first (medpriv precompute --profile workshop).
+WORKSHOP_IP ?= 127.0.0.1
+workshop: $(RUNTIME_STAMP)
+	$(BIN)/medpriv serve --ip $(WORKSHOP_IP)
 
 fetch-data: $(RUNTIME_STAMP)
 	$(BIN)/medpriv data fetch --size 28 64 128
