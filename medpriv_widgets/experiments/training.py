@@ -29,12 +29,28 @@ from ..errors import InvalidParameterError
 from ..progress import Progress
 from ..stopping import StopToken
 from ..training import DEFAULT_EPSILONS, TrainConfig, prepare_data, resolve_data, train
+from .speed import probe_seconds
 from .stage import Stage
+from .threads import with_threads
 
-# Seconds per image and epoch on 2 CPU cores, SmallCNN width 16 at 64 px (DP-SGD step of 512
-# images 0.63 s, non-private 0.43 s incl. augmentation: bench dpsgd, quiet machine). Cost grows
-# with pixels and about linearly with width.
-_SECONDS_PER_IMAGE_64PX = {True: 0.63 / 512, False: 0.43 / 512}
+# What a run costs, in probe units (speed.py: seconds = units × the probe's seconds now). Fitted
+# to runs timed together with the probe on the project machine (2 cores shared with other jobs,
+# load 7–11, one training thread; TrainModel.compute with the accountant's answers prepared
+# first, so training alone): 28 px width 16, 600 images × 3 epochs, batch 16: 365–386 units
+# non-private, 393 DP-SGD; 28 px batch 64, 1,200 × 2: 248; 64 px non-private 1,200 × 2 (batch
+# 128): 575–594, 600 × 2: 389; 64 px DP-SGD (batch 512) 1,200 × 2 and 2,400 × 1: 837–860.
+# Per image and epoch (64 px, width 16; grows with pixels and about linearly with width):
+_UNITS_PER_IMAGE_64PX = {False: 0.171, True: 0.28}
+# Per optimizer step, whatever its size (optimizer, EMA, sampling, Opacus' bookkeeping,
+# handing freed memory back): what dominates small models with small batches.
+_UNITS_PER_STEP = {False: 1.9, True: 2.0}
+# Per validation or test image (a forward pass), 64 px width 16.
+_UNITS_PER_EVAL_64PX = 0.057
+# Building the model, wrapping it for DP-SGD, the first batches' allocations: 80 + 20 (size/28)².
+_UNITS_FIXED, _UNITS_FIXED_PX = 80.0, 20.0
+# The accountant (PRV), measured on its own: ε spent after each epoch 56–130 units per call
+# (about 75), solving σ for a target ε 300–850 (about 600); σ is then kept in the cache.
+_UNITS_EPSILON_CALL, _UNITS_SIGMA_SOLVE = 75.0, 600.0
 
 
 @dataclass(frozen=True)
@@ -79,13 +95,56 @@ class TrainModel(Stage):
                 "data": data.fingerprint, "test": test.fingerprint,
                 "synthetic": bool(data.synthetic)}
 
-    def estimate_seconds(self) -> float:
+    @functools.cached_property
+    def _sizes(self) -> tuple[int, int, int]:
+        """(training images, validation images, test images) of this run."""
+        data, test = self._data()
+        train_set, val_set = prepare_data(self.config.effective(), data)
+        return len(train_set), len(val_set), len(test)
+
+    def estimate_units(self, *, sigma_known: bool = False) -> float:
+        """Cost of :meth:`compute` in probe units (:mod:`.speed`); ``sigma_known``: the noise
+        multiplier of the target ε is already in the cache (no solve)."""
         cfg = self.config.effective()
-        data, _ = self._data()
-        n = len(data) if cfg.n_train is None else min(cfg.n_train, len(data))
-        per_image = (_SECONDS_PER_IMAGE_64PX[cfg.private] * (cfg.size / 64) ** 2
-                     * (cfg.width / 16))
-        return 3.0 + cfg.epochs * n * per_image
+        n, n_val, n_test = self._sizes
+        px = (cfg.size / 64) ** 2 * (cfg.width / 16)
+        steps = cfg.epochs * math.ceil(n / cfg.batch_size)
+        units = (_UNITS_FIXED + _UNITS_FIXED_PX * (cfg.size / 28) ** 2
+                 + cfg.epochs * n * _UNITS_PER_IMAGE_64PX[cfg.private] * px
+                 + steps * _UNITS_PER_STEP[cfg.private]
+                 + (cfg.epochs * n_val + n_test) * _UNITS_PER_EVAL_64PX * px)
+        if cfg.private:
+            # RDP answers later epochs from its cached per-step values; PRV works each one out.
+            units += cfg.epochs * _UNITS_EPSILON_CALL if cfg.accountant == "prv" else 0.0
+            if cfg.noise_multiplier is None and not sigma_known:
+                units += _UNITS_SIGMA_SOLVE
+        return units
+
+    def estimate_seconds(self) -> float:
+        """Expected wall seconds of :meth:`compute` on this machine now (probe-scaled)."""
+        return self.estimate_units() * probe_seconds()
+
+    def seconds_left(self, cache: ResultStore | None) -> float:
+        if self.is_done(cache):
+            return 0.0
+        return self.estimate_units(sigma_known=self._sigma_cached(cache)) * probe_seconds()
+
+    def _sigma_cached(self, cache: ResultStore | None) -> bool:
+        """Whether the σ of this run's target ε is in ``cache`` already (the key
+        :func:`~medpriv_widgets.training.plan_privacy` keeps it under)."""
+        from ..training import default_delta, sample_rate_for
+        from ..training.loop import SIGMA_NAMESPACE
+
+        cfg = self.config.effective()
+        if cache is None or not cfg.private or cfg.noise_multiplier is not None:
+            return False
+        n = self._sizes[0]
+        q, per_epoch = sample_rate_for(cfg.batch_size, n)
+        key = {"target_epsilon": cfg.target_epsilon, "sample_rate": q,
+               "steps": per_epoch * cfg.epochs,
+               "delta": cfg.delta if cfg.delta is not None else default_delta(n),
+               "accountant": cfg.accountant}
+        return key in cache.namespace(SIGMA_NAMESPACE)
 
     def run(self, *, cache: ResultStore | None, stop: StopToken | None = None,
             device=None) -> Iterator[Progress]:
@@ -95,8 +154,10 @@ class TrainModel(Stage):
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
         data, test = self._data()
-        yield from train(self.config, data=data, test_data=test, stop=stop, ledger=self.ledger,
-                         device=device, cache=cache)
+        # One CPU thread: faster on a busy machine and the same numbers everywhere (threads.py).
+        yield from with_threads(train(self.config, data=data, test_data=test, stop=stop,
+                                      ledger=self.ledger, device=device, cache=cache),
+                                device=device)
 
     def plan(self, *, cache: ResultStore | None = None):
         """σ, q, steps and δ this run would use (:func:`~medpriv_widgets.training.plan_privacy`)."""

@@ -29,7 +29,9 @@ from ..._validate import check_int, check_positive
 from ...device import choose_device, device_label
 from ...errors import InvalidParameterError
 from ...progress import Progress
+from ..speed import probe_seconds
 from ..stage import Stage
+from ..threads import with_threads
 from ..training import TrainModel
 from .settings import MembershipSettings, load_population, load_test
 
@@ -104,16 +106,29 @@ class ShadowModels(Stage):
         return {"stage": "ShadowModels", **self.settings.shadow_key(),
                 "data": self.population.data.fingerprint}
 
-    def estimate_seconds(self) -> float:
+    def estimate_units(self) -> float:
+        """Cost of :meth:`compute` in probe units (:mod:`..speed`). Fitted to runs timed with the
+        probe (2 shared cores, load 8, one thread): the workshop setting for 6 and 12 epochs
+        (about 1,340 and 2,300 units: 0.59 per model and step at batch 32, 28 px, width 8, and
+        about 370 for loading, scoring the 1,000 X-rays with every model and the test split);
+        the fast profile (4 shadows, 60 epochs of batch 16 on 120 X-rays): 574."""
         s = self.settings
         n = len(self.population.data)
+        models = s.n_shadows + 1
         steps = s.shadow_epochs * math.ceil(n / 2 / s.batch_size)
-        # Per model and step on one CPU thread (28 px, batch 32, width 8: 0.0063 s; width 16:
-        # ~0.013 s). Cost grows about linearly with width: the narrow first block dominates.
-        per_step = 0.0125 * (s.size / 28) ** 2 * (s.batch_size / 32) * (s.width / 16)
-        return 5.0 + steps * (s.n_shadows + 1) * per_step
+        scale = (s.size / 28) ** 2 * (s.width / 8)  # cost grows about linearly with width
+        per_step = 0.59 * (0.3 + 0.7 * s.batch_size / 32) * scale  # small batches: overhead
+        return 150.0 + 0.013 * n * models * scale + steps * models * per_step
+
+    def estimate_seconds(self) -> float:
+        return self.estimate_units() * probe_seconds()
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
+        # One CPU thread: the numbers do not depend on the machine's thread count, and a busy
+        # machine is not slowed 4–6× by threads waiting for each other (threads.py).
+        yield from with_threads(self._compute(stop=stop, device=device), device=device)
+
+    def _compute(self, *, stop, device=None) -> Iterator[Progress]:
         from ...attacks.membership import complementary_halves, stacked_scores, train_stacked
         from ...models import make_model
         from ...training import evaluate
@@ -214,9 +229,24 @@ class DPTarget(Stage):
                 "lr": cfg.lr, "max_grad_norm": cfg.max_grad_norm}
 
     def estimate_seconds(self) -> float:
-        return self.training.estimate_seconds() + 2.0
+        return self.training.estimate_seconds() + self._scoring_units() * probe_seconds()
+
+    def seconds_left(self, cache) -> float:
+        if self.is_done(cache):
+            return 0.0
+        return self.training.seconds_left(cache) + self._scoring_units() * probe_seconds()
+
+    def _scoring_units(self) -> float:
+        # A forward pass over the population (and its flip), in probe units.
+        s = self.settings
+        n = len(self.shadows.population.data)
+        return 10.0 + 0.01 * n * (2 if s.augment else 1) * (s.size / 28) ** 2 * (s.width / 8)
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
+        yield from with_threads(self._compute(cache=cache, stop=stop, device=device),
+                                device=device)
+
+    def _compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
         from ...attacks.membership import model_scores
 
         s, pop = self.settings, self.shadows.population
