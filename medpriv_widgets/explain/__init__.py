@@ -23,6 +23,8 @@ __all__ = ["CONCEPTS", "Statement", "epsilon_statement", "format_count", "format
 __all__ += ["format_delta", "format_number", "format_odds", "round_count", *budget.__all__]
 from .federated import comparison_statement, leakage_statement, secure_view_statement, site_budget_statement  # noqa: F401
 from .dp_basics import counting_statement, spread_text, survey_statement  # noqa: F401
+from .membership import precompute_command, split_statement  # noqa: F401
+from .training import data_size_statement, setting_text, validation_gap_statement  # noqa: F401
 from .linkage import homogeneity_statement, k_anonymity_statement, pseudonym_statement, reidentification_statement, uniqueness_statement, xray_reidentification_statement  # noqa: F401
 from .reconstruction import clipping_comparison_statement, format_sigma, format_sigmas, one_update_statement, run_epsilon_text, verdict_text  # noqa: F401
 from .arena import ranking_statement, row_statement  # noqa: F401
