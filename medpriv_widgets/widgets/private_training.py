@@ -21,10 +21,12 @@ from .._validate import check_positive
 from ..cache import ResultStore, default_store
 from ..device import choose_device, device_label
 from ..errors import InvalidParameterError
-from ..experiments import TrainModel, run_stages, training_grid
+from ..experiments import TrainModel, human_seconds, run_stages, training_grid
+from ..explain.numbers import format_number
+from ..explain.training import setting_text, validation_gap_statement
 from ..training import (DEFAULT_EPSILONS, EpochRecord, TrainConfig, load_pool, load_test,
                         plan_privacy, prepare_data)
-from ._common import BackgroundJob, MessageArea
+from ._common import BackgroundJob, MessageArea, synthetic_data_notes, synthetic_message
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
                "Not for clinical use.")
@@ -36,6 +38,14 @@ def _eps_label(eps: float) -> str:
 
 def _pct(x) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
+
+
+def _left(record: EpochRecord) -> str:
+    """', about 40 s left' from the pace of the run so far (empty before the first epoch)."""
+    if not record.step or record.step >= record.steps_total:
+        return ""
+    left = record.seconds / record.step * (record.steps_total - record.step)
+    return f", about {human_seconds(left)} left"
 
 
 class PrivateTrainingLab:
@@ -77,6 +87,7 @@ class PrivateTrainingLab:
         self.cache = cache if cache is not None else default_store()
         self._data, self._test = data, test_data
         self._n_train: int | None = None
+        self._n_val: int | None = None
         self._lock = threading.Lock()
         self.job = BackgroundJob()
         self.result = None          # TrainResult shown now
@@ -98,14 +109,16 @@ class PrivateTrainingLab:
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Progress:",
                                       layout=W.Layout(width="460px"))
         self.status = W.HTML()
+        self.setting = W.HTML()
         self.table = W.HTML()
         self.figure = go.FigureWidget(make_subplots(
-            rows=1, cols=2, subplot_titles=("Training loss", "Validation AUC")))
+            rows=1, cols=2, subplot_titles=("Training loss",
+                                            "Validation AUC (held-back training X-rays)")))
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="loss", row=1, col=1)
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="AUC (this run)", row=1, col=2)
         self.figure.add_scatter(x=[], y=[], mode="lines", name="AUC (not private)",
                                 line={"dash": "dash", "color": "grey"}, row=1, col=2)
-        self.figure.update_layout(height=320, margin={"l": 50, "r": 20, "t": 60, "b": 40},
+        self.figure.update_layout(height=340, margin={"l": 50, "r": 20, "t": 80, "b": 40},
                                   title=self._title(), legend={"orientation": "h", "y": -0.2})
         self.figure.update_xaxes(title_text="epoch")
         self.figure.update_yaxes(range=[0.4, 1.0], row=1, col=2)
@@ -114,15 +127,17 @@ class PrivateTrainingLab:
         self.train_button.on_click(lambda _: self.run(wait=False))
         self.stop_button.on_click(lambda _: self.stop())
         self.grid_button.on_click(lambda _: self.precompute(wait=False))
+        self.header = W.HTML(f"<b>Private training of a pneumonia classifier</b> "
+                             f"<small>({html.escape(ATTRIBUTION)})</small>")
         self.widget = W.VBox([
-            W.HTML(f"<b>Private training of a pneumonia classifier</b> "
-                   f"<small>({html.escape(ATTRIBUTION)})</small>"),
+            self.header, self.setting,
             self.slider, self.implied,
             W.HBox([self.train_button, self.stop_button, self.grid_button]),
             W.HBox([self.progress, self.status]), self.figure, self.table, self.messages])
         self.widget.add_class("medpriv-private-training")
         # Stable hooks for the browser tests (tests/browser) and for workshop CSS.
-        for w, name in ((self.implied, "implied"), (self.train_button, "train"),
+        for w, name in ((self.implied, "implied"), (self.setting, "setting"),
+                        (self.train_button, "train"),
                         (self.stop_button, "stop"), (self.grid_button, "grid"),
                         (self.progress, "progress"), (self.status, "status"),
                         (self.table, "table"), (self.figure, "figure")):
@@ -131,27 +146,38 @@ class PrivateTrainingLab:
         self._on_slider(None)
 
     # ------------------------------------------------------------------ helpers
-    def _title(self, data_caption: str = "") -> str:
-        dev = device_label(choose_device())
-        size = f"{self.config.size} px"
-        caption = data_caption or "chest X-rays"
-        # The data caption usually names the size already ('…, 28 px'): say it once.
-        head = "DP-SGD" if size in caption else f"DP-SGD, {size}"
-        return f"{head} — {caption} — {dev}"
+    def _title(self, data_caption: str = "", device: str | None = None) -> str:
+        # Two short lines: one long line was cut at the figure's edge ("… — CPU (2 t").
+        dev = device or device_label(choose_device())
+        caption = data_caption or f"chest X-rays, {self.config.size} px"
+        return f"DP-SGD on {html.escape(caption)}<br><sup>computed on {html.escape(dev)}</sup>"
 
     def _load(self):
         with self._lock:
-            if self._data is None:
-                self._data = load_pool(self.config)
-            if self._test is None:
-                self._test = load_test(self.config)
+            notes: list[str] = []
+            if self._data is None or self._test is None:
+                with synthetic_data_notes() as notes:  # said in the lab's own message
+                    if self._data is None:
+                        self._data = load_pool(self.config)
+                    if self._test is None:
+                        self._test = load_test(self.config)
             if self._n_train is None:
-                self._n_train = len(prepare_data(self.config, self._data)[0])
+                train_set, val_set = prepare_data(self.config, self._data)
+                self._n_train, self._n_val = len(train_set), len(val_set)
                 self.figure.layout.title.text = self._title(self._data.caption)
+                self.setting.value = "<small>" + html.escape(setting_text(
+                    size=self.config.size, n_train=self._n_train, n_val=self._n_val,
+                    n_test=len(self._test), epochs=self.config_for(8.0).epochs)) + "</small>"
                 if self._data.synthetic:
-                    self.messages.show("These are SYNTHETIC phantoms, not real X-rays: numbers "
-                                       "here say nothing about real diagnosis.", kind="warning")
+                    self.messages.show(synthetic_message(notes), kind="warning")
         return self._data, self._test
+
+    def seconds_to_train(self, epsilon: float, *, compare: bool = True) -> float:
+        """Estimated seconds that Train at ``epsilon`` takes on this machine now (0 when the
+        models are cached): the non-private model for the comparison first, if missing."""
+        self._load()
+        eps = [math.inf] if compare and not math.isinf(epsilon) else []
+        return sum(self.stage_for(e).seconds_left(self.cache) for e in eps + [epsilon])
 
     def config_for(self, epsilon: float) -> TrainConfig:
         """The full configuration the slider position ``epsilon`` trains."""
@@ -189,9 +215,18 @@ class PrivateTrainingLab:
                 if hit is not None and self.slider.value == eps:
                     self._show_result(hit, cached=True)
                 elif hit is None and self.slider.value == eps and not self.job.running:
-                    # The table still shows the previous model: say that this ε has none yet.
-                    self.status.value = (f"No model for ε = {html.escape(_eps_label(eps))} yet: "
-                                         f"press Train (the table shows the previous one).")
+                    # The table may still show the previous model: say that this ε has none yet,
+                    # and what pressing Train costs, before anyone presses it.
+                    ref = (not math.isinf(eps)
+                           and not self.stage_for(math.inf).is_done(self.cache))
+                    self.status.value = (
+                        f"No model for ε = {html.escape(_eps_label(eps))} yet: press Train "
+                        f"(about {human_seconds(self.seconds_to_train(eps))} on this machine"
+                        + (", the model without privacy first, for the comparison" if ref
+                           else "") + ")"
+                        + (" — the table shows the previous one." if self.result is not None
+                           else ".")
+                    )
             except Exception as exc:  # shown in place; the lab keeps working
                 self.implied.value = ""
                 self.messages.show_error(exc)
@@ -215,13 +250,16 @@ class PrivateTrainingLab:
             self.figure.data[0].x, self.figure.data[0].y = self._live["epoch"], self._live["loss"]
             self.figure.data[1].x, self.figure.data[1].y = self._live["epoch"], self._live["auc"]
         self.progress.max, self.progress.value = record.steps_total, record.step
-        eps = "∞" if math.isinf(record.epsilon_spent) else f"{record.epsilon_spent:.2f}"
+        eps = ("∞" if math.isinf(record.epsilon_spent)
+               else format_number(record.epsilon_spent, rounding="up"))
         self.status.value = (f"epoch {record.epoch}/{record.epochs} · ε spent {eps} · "
-                             f"{record.seconds:.0f} s")
+                             f"{record.seconds:.0f} s{_left(record)}")
 
     def _on_ref(self, record) -> None:
-        self.status.value = (f"first the non-private model, for comparison: epoch "
-                             f"{record.epoch}/{record.epochs} ({record.seconds:.0f} s)")
+        self.progress.max, self.progress.value = record.steps_total, record.step
+        self.status.value = (f"first the model without privacy, for comparison: epoch "
+                             f"{record.epoch}/{record.epochs} ({record.seconds:.0f} s"
+                             f"{_left(record)})")
 
     def _show_curves(self, result) -> None:
         ep = [h["epoch"] for h in result.history]
@@ -247,10 +285,14 @@ class PrivateTrainingLab:
         self.status.value = ("answered from the cache" if cached else
                              f"{'stopped' if result.stopped else 'done'} in {result.seconds:.0f} s "
                              f"on {html.escape(result.device)}")
+        # The title names the device that computed what is shown (a cached model may come from
+        # another machine or thread count), not the one this kernel would use.
+        self.figure.layout.title.text = self._title(result.data_caption, result.device)
         self.table.value = self._table_html(result)
 
     def _table_html(self, result) -> str:
-        cols = [("This model" + (f" (ε = {result.epsilon:.2f})" if result.private else
+        cols = [("This model" + (f" (ε = {format_number(result.epsilon, rounding='up')})"
+                                 if result.private else
                                  " (not private)"), result)]
         if result.private and self.reference is not None:
             cols.append(("Not private", self.reference))
@@ -271,8 +313,44 @@ class PrivateTrainingLab:
             # price of privacy.
             note += ("<br><small><b>Training was stopped early:</b> these numbers are for a "
                      "partly trained model. Press Train to train it fully.</small>")
+        gap = validation_gap_statement(
+            val_auc=result.val_metrics.get("auc", 0.0) if result.val_metrics else 0.0,
+            test_auc=result.test_metrics["auc"],
+            official_test=bool(getattr(self._test, "official", True)))
+        if gap.text:
+            note += f"<br><small>{html.escape(gap.text)}</small>"
         return (f"<table><tr><th></th>{head}</tr>{body}</table>"
                 f"<small>Test split: {result.n_test} images, threshold 0.5{warn}.</small>{note}")
+
+    def summary(self) -> str:
+        """Plain-text lines for a notebook cell: the model on screen beside the non-private
+        one, or what to press when nothing is trained yet."""
+        if self.result is None:
+            eps = self.slider.value
+            return (f"No trained model for ε = {_eps_label(eps)} yet. Press Train in the lab "
+                    f"above (about {human_seconds(self.seconds_to_train(eps))} on this "
+                    f"machine), then run this cell again.")
+        lines = []
+        for name, r in (("Not private", self.reference), ("DP-SGD", self.result)):
+            if r is None or (name == "DP-SGD" and not r.private):
+                continue
+            m = r.test_metrics
+            eps = (f"ε = {format_number(r.epsilon, rounding='up')}" if r.private else "ε = ∞")
+            label = f"{name} ({eps})"
+            lines.append(f"{label:<20}  test AUC {m['auc']:.3f}   sensitivity "
+                         f"{_pct(m['sensitivity'])}   specificity {_pct(m['specificity'])}"
+                         + (f"   σ = {r.noise_multiplier:.2f}" if r.private else "")
+                         + ("   (stopped early)" if r.stopped else ""))
+        gap = validation_gap_statement(
+            val_auc=self.result.val_metrics.get("auc", 0.0) if self.result.val_metrics else 0.0,
+            test_auc=self.result.test_metrics["auc"],
+            official_test=bool(getattr(self._test, "official", True)))
+        if gap.text:
+            lines.append(gap.text)
+        if self.result.synthetic:
+            lines.append("(SYNTHETIC phantoms: no real X-ray file was available, so these "
+                         "numbers mean nothing clinically.)")
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ actions
     def _set_running(self, running: bool) -> None:
@@ -308,8 +386,13 @@ class PrivateTrainingLab:
         self._reset_curves()
         self.progress.value = 0
         self._set_running(True)
-        self.status.value = "training…"
         targets = ([math.inf] if compare and not math.isinf(eps) else []) + [eps]
+        try:
+            est = self.seconds_to_train(eps, compare=compare)
+        except Exception:  # an estimate must never stop the run
+            est = math.nan
+        self.status.value = ("training…" if not est else
+                             f"training… (about {human_seconds(est)} on this machine)")
 
         def make(stop):
             for e in targets:
@@ -344,11 +427,17 @@ class PrivateTrainingLab:
             return
         self._set_running(True)
         todo = [math.inf] + [e for e in self.epsilons if not math.isinf(e)]
-        self.progress.max, self.progress.value = len(todo), 0
-
         stages = training_grid(base=self.config, epsilons=todo, data=self._data,
                                test_data=self._test)
+        # Count what the cache already holds before anything runs, so the count is right from
+        # the first message ("3 of 7 ready") instead of growing as cached ones are read.
+        cached = {e for e, st in zip(todo, stages) if st.is_done(self.cache)}
+        seconds = sum(st.seconds_left(self.cache) for st in stages)
+        self.progress.max, self.progress.value = len(todo), len(cached)
         done: dict = {}
+        self.status.value = (f"{len(cached)} of {len(todo)} ε values ready (from the cache); "
+                             f"training the other {len(todo) - len(cached)}, about "
+                             f"{human_seconds(seconds)} on this machine")
 
         def on_item(p):
             update = p.partial
@@ -356,20 +445,20 @@ class PrivateTrainingLab:
                 return
             eps, result = todo[update.index], update.value
             done[eps] = result
-            self._grid_tick(eps, result)
+            if eps not in cached:
+                self.progress.value += 1
+            if math.isinf(eps):
+                self.reference = result
             if eps == self.slider.value:
                 self._show_result(result, cached=True)
-            self.status.value = f"{len(done)} of {len(todo)} ε values ready"
+            ready = len(cached | set(done))
+            self.status.value = (f"{ready} of {len(todo)} ε values ready · ε = "
+                                 f"{html.escape(_eps_label(eps))}: test AUC "
+                                 f"{result.test_metrics['auc']:.3f}")
 
         self.job.start(lambda stop: run_stages(stages, cache=self.cache, stop=stop),
                        on_item=on_item, on_error=self.messages.show_error,
                        on_done=lambda _stopped: self._set_running(False), wait=wait)
-
-    def _grid_tick(self, eps, result) -> None:
-        if math.isinf(eps):
-            self.reference = result
-        self.progress.value += 1
-        self.status.value = f"ε = {_eps_label(eps)}: test AUC {result.test_metrics['auc']:.3f}"
 
     def stop(self) -> None:
         """Ask the running job to stop after the current batch."""
