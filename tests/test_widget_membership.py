@@ -40,8 +40,9 @@ def test_membership_lab_says_what_must_be_computed(fast_cache, tmp_path):  # noq
 
     lab = MembershipLab(profile="fast", cache=ResultStore(tmp_path / "empty"))
     assert lab.result is None and not lab.compute_button.disabled
-    assert "not computed yet" in lab.message.value and "Compute" in lab.message.value
-    assert "on 2 CPU cores" in lab.message.value                # an estimate, up front
+    assert "Not computed yet" in lab.message.value and "Compute" in lab.message.value
+    assert "on this machine" in lab.message.value               # an estimate, up front
+    assert "medpriv precompute --profile fast" in lab.message.value
 
 
 def test_dashboards_refuse_an_epsilon_off_their_grid(fast_cache):  # noqa: F811

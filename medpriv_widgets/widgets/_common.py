@@ -132,3 +132,22 @@ def synthetic_message(notes: list[str]) -> str:
     """The warning a widget shows when its data are synthetic phantoms (what to do included)."""
     return ("These are SYNTHETIC phantoms drawn by a program, not real X-rays: numbers and "
             "pictures here say nothing about real patients. " + (notes[0] if notes else ""))
+
+
+def progress_text(record, *, elapsed: float | None = None) -> str:
+    """A run_stages record as one line for people: its message, how far, and the time left.
+
+    ``done``/``total`` of :func:`~medpriv_widgets.experiments.run_stages` are estimated seconds;
+    once a twentieth is done, the time left comes from the pace so far (``elapsed`` seconds),
+    so a machine slower than estimated shows a truthful time left.
+    """
+    from ..experiments import human_seconds
+
+    if record.stopped or record.finished:
+        return record.message
+    f = record.fraction
+    if elapsed is not None and f >= 0.05:
+        left = elapsed * (1 - f) / f
+    else:
+        left = max(record.total - record.done, 0.0)
+    return f"{record.message} — {f:.0%} done, about {human_seconds(left)} left"

@@ -9,7 +9,9 @@ the sentences from :mod:`medpriv_widgets.explain`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 
 import ipywidgets as W
 import numpy as np
@@ -23,7 +25,9 @@ from ..experiments import human_seconds, run_stages
 from ..experiments.membership import DPTarget, ShadowModels, membership_result
 from ..experiments.profiles import check_epsilon, get_profile, membership_settings
 from ..explain import format_epsilon, format_percent, roc_uncertainty_statement
-from ._common import BackgroundJob, MessageArea
+from ..explain.membership import precompute_command, split_statement
+from ._common import (BackgroundJob, MessageArea, progress_text, synthetic_data_notes,
+                      synthetic_message)
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
 from .plotting import band_polygon, clip_log
 
@@ -35,6 +39,39 @@ BOUND_NAME = "DP bound of this training run"
 BAND_NAME = "measured curve, 95 % range"
 BAND_COLOUR = "rgba(26, 115, 232, 0.18)"
 GUESS_NAME = "guessing (TPR = FPR)"
+
+#: The smallest false-positive rate the ROC axes show (0.01 %).
+VISIBLE_FPR = 1e-4
+
+
+def percent_log_axis(title: str, *, low: float = VISIBLE_FPR) -> dict:
+    """A log axis from ``low`` to 1 labelled in percent ('0.01%' … '100%'), not plotly's SI
+    suffixes ('100μ' means nothing to a clinician)."""
+    ticks = [10.0 ** k for k in range(round(math.log10(low)), 1)]
+    text = [format_percent(t) for t in ticks]
+    return dict(type="log", title=title, range=[math.log10(low), 0], tickvals=ticks,
+                ticktext=text)
+
+
+def visible_band(band, *, low: float = VISIBLE_FPR):
+    """The part of a RocBand the figure shows (FPR ≥ ``low``): a sentence about the curve and
+    the bound must speak of what the reader can see (a point at FPR 0 is drawn off the axis)."""
+    keep = np.asarray(band.fpr) >= low
+    return dataclasses.replace(
+        band, fpr=np.asarray(band.fpr)[keep], tpr=np.asarray(band.tpr)[keep],
+        tpr_low=np.asarray(band.tpr_low)[keep], tpr_high=np.asarray(band.tpr_high)[keep],
+        fpr_high=None if band.fpr_high is None else np.asarray(band.fpr_high)[keep])
+
+
+def split_note(population) -> str:
+    """How the population was split into members and non-members, in words."""
+    ids = np.asarray(population.patient_ids)
+    members = set(ids[population.members])
+    others = set(ids[population.non_members])
+    return split_statement(by_patient=population.data.patient_ids is not None,
+                           n_images=len(ids), n_member_patients=len(members),
+                           n_nonmember_patients=len(others),
+                           n_shared=len(members & others)).text
 
 
 class MembershipLab:
@@ -59,9 +96,13 @@ class MembershipLab:
         self.settings = membership_settings(profile, seed=seed)
         self.cache = cache if cache is not None else default_store()
         self.shadows = ShadowModels(self.settings)
+        with synthetic_data_notes() as notes:  # said in the lab's own message instead
+            population = self.shadows.population
+        self._synthetic_notes = notes if population.data.synthetic else []
         self.epsilons = self.profile.epsilons
         self.n_vulnerable = n_vulnerable
         self.job = BackgroundJob()
+        self._computing = False  # True from Compute until its job has ended
         self.result = None
 
         self.eps_picker = W.ToggleButtons(
@@ -76,6 +117,10 @@ class MembershipLab:
         self.message = MessageArea()
         self.summary = W.HTML()
         self.figure_note = W.HTML()
+        self.split = W.HTML(f"<p style='color:#333'>{split_note(population)}</p>")
+        self.data_warning = MessageArea()
+        if self._synthetic_notes:
+            self.data_warning.show(synthetic_message(self._synthetic_notes), kind="warning")
         self.figure = go.FigureWidget()
         self._init_figure()
         self.gallery = W.HBox(layout=W.Layout(flex_flow="row wrap"))
@@ -86,10 +131,11 @@ class MembershipLab:
         self.stop_button.on_click(lambda _: self.job.stop())
 
         self.widget = W.VBox([
-            W.HTML(PIXELATED_CSS),
+            W.HTML(PIXELATED_CSS), self.data_warning,
             W.HBox([self.eps_picker]),
-            W.HBox([self.attack_picker, self.compute_button, self.stop_button, self.progress]),
-            self.message, self.figure, self.figure_note, self.summary,
+            W.HBox([self.attack_picker, self.compute_button, self.stop_button, self.progress],
+                   layout=W.Layout(flex_flow="row wrap", align_items="center")),
+            self.message, self.figure, self.figure_note, self.split, self.summary,
             W.HTML("<b>The patients this attack is most sure about</b> (members of the training "
                    "data, highest score first):"),
             self.gallery,
@@ -99,7 +145,8 @@ class MembershipLab:
         for w, name in ((self.eps_picker, "eps"), (self.attack_picker, "attack"),
                         (self.compute_button, "compute"), (self.stop_button, "stop"),
                         (self.figure, "roc"), (self.figure_note, "note"),
-                        (self.summary, "summary"),
+                        (self.summary, "summary"), (self.split, "split"),
+                        (self.progress, "progress"),
                         (self.gallery, "gallery")):
             w.add_class(f"medpriv-membership-{name}")
         self.message.add_class("medpriv-message")
@@ -121,10 +168,9 @@ class MembershipLab:
         f.add_scatter(x=[], y=[], name=BAND_NAME, mode="lines", fill="toself",
                       fillcolor=BAND_COLOUR, line=dict(width=0), hoverinfo="skip")
         f.update_layout(
-            xaxis=dict(type="log", title="false-positive rate (innocent patients accused)",
-                       range=[-4, 0]),
-            yaxis=dict(type="log", title="true-positive rate (members found)", range=[-4, 0]),
-            height=430, margin=dict(l=60, r=20, t=50, b=50), legend=dict(x=0.45, y=0.05),
+            xaxis=percent_log_axis("false-positive rate (innocent patients accused)"),
+            yaxis=percent_log_axis("true-positive rate (members found)"),
+            height=450, margin=dict(l=60, r=20, t=70, b=50), legend=dict(x=0.45, y=0.05),
             title="Membership attack ROC (log–log)")
 
     def show(self) -> None:
@@ -133,12 +179,10 @@ class MembershipLab:
         try:
             res = membership_result(self.settings, epsilon=eps, cache=self.cache,
                                     n_vulnerable=self.n_vulnerable)
-        except NotComputedYet as exc:
+        except NotComputedYet:
             self.result = None
-            self.compute_button.disabled = False
-            seconds = sum(s.seconds_left(self.cache) for s in self._stages(eps))
-            self.message.show(f"{exc} (about {human_seconds(seconds)} on 2 CPU cores)",
-                              kind="warning")
+            self.compute_button.disabled = self._computing
+            self.message.show(self._missing_text(eps), kind="warning")
             return
         except Exception as exc:  # noqa: BLE001 - shown in place, the widget keeps working
             self.message.show_error(exc)
@@ -164,12 +208,16 @@ class MembershipLab:
             roc.name = f"{ATTACK_LABELS[attack]} (AUC {res.auc[attack]:.2f})"
             shade.x, shade.y = band_polygon(band)
             synthetic = " — SYNTHETIC data" if res.synthetic else ""
+            # Two lines: the device (with its thread count: the numbers depend on it) on its own.
             self.figure.layout.title = (f"{ATTACK_LABELS[attack]} against the {format_epsilon(eps)} "
-                                        f"model · {res.n_shadows} shadow models · {res.device}"
-                                        f"{synthetic}")
+                                        f"model{synthetic}<br><sup>{res.n_shadows} shadow models · "
+                                        f"computed on {res.device}</sup>")
         note = ""
         if res.private:
-            check = compare_with_bound(band=band, bound_fpr=res.bound_fpr, bound_tpr=res.bound_tpr)
+            # Judged on the part of the curve the figure shows: a sentence about a crossing
+            # nobody can see (a point at FPR 0, drawn off the axis) would contradict the figure.
+            check = compare_with_bound(band=visible_band(band), bound_fpr=res.bound_fpr,
+                                       bound_tpr=res.bound_tpr)
             note = str(roc_uncertainty_statement(
                 above=check.above, within_band=check.within_band,
                 within_fpr_range=check.within_fpr_range, worst_fpr=check.worst_fpr,
@@ -220,21 +268,39 @@ class MembershipLab:
         target."""
         return [self.shadows] + [DPTarget(self.settings, e) for e in epsilons if math.isfinite(e)]
 
+    def _missing_text(self, eps: float) -> str:
+        seconds = sum(s.seconds_left(self.cache) for s in self._stages(eps))
+        what = ("the shadow models and the target" if math.isinf(eps) else
+                f"the shadow models and the model at {format_epsilon(eps)}"
+                if not self.shadows.is_done(self.cache) else f"the model at {format_epsilon(eps)}")
+        return (f"Not computed yet: {what}. Press 'Compute' (about {human_seconds(seconds)} on "
+                f"this machine; progress and a Stop button appear here), or have an instructor "
+                f"run `{precompute_command(self.profile.name)}` before the session.")
+
     def compute(self, *, all_epsilons: bool = False, wait: bool = True) -> None:
         """Train what the chosen ε needs (shadow models, DP target), or with ``all_epsilons``
         every model the ε buttons offer; progress bar, Stop, then the figure."""
+        if self.job.running:
+            return
         stages = self._stages(*(self.epsilons if all_epsilons else (self.eps_picker.value,)))
+        self._computing = True
         self.compute_button.disabled = True
+        self.compute_button.description = "Computing…"
         self.stop_button.disabled = False
         est = sum(s.seconds_left(self.cache) for s in stages)
-        self.message.show(f"Computing (about {human_seconds(est)} on 2 CPU cores)…", kind="info")
+        self.message.show(f"Computing: about {human_seconds(est)} on this machine…", kind="info")
+
+        t0 = time.monotonic()
 
         def on_item(p):
             self.progress.value = p.fraction
-            self.message.show(p.message, kind="warning" if p.stopped else "info")
+            self.message.show(progress_text(p, elapsed=time.monotonic() - t0),
+                              kind="warning" if p.stopped else "info")
 
         def on_done(stopped):
+            self._computing = False
             self.stop_button.disabled = True
+            self.compute_button.description = "Compute"
             if not stopped:
                 self.show()
             else:
@@ -251,6 +317,25 @@ class MembershipLab:
         if any(not s.is_done(self.cache) for s in self._stages(*self.epsilons)):
             self.compute(all_epsilons=True, wait=wait)
         return self
+
+    def numbers(self) -> str:
+        """Plain-text lines for a notebook cell: the attack against the non-private model and
+        against the most private one, at 1 % false accusations, beside the DP ceiling; or what to
+        press when they are not computed yet."""
+        lines = [split_note(self.shadows.population)]
+        for eps in (math.inf, min(self.epsilons)):
+            try:
+                res = membership_result(self.settings, epsilon=eps, cache=self.cache)
+            except NotComputedYet:
+                lines.append(self._missing_text(eps))
+                continue
+            op = res.tpr_at["lira_online"][0.01]
+            bound = format_percent(res.bound_at(0.01), rounding="up") if res.private else "none"
+            lines.append(f"{res.label:>12}: finds {format_percent(op.tpr)} of members at 1% "
+                         f"false accusations (95% CI {format_percent(op.tpr_low)}–"
+                         f"{format_percent(op.tpr_high)}); DP ceiling: {bound}; "
+                         f"AUC {res.auc['lira_online']:.2f}")
+        return "\n".join(lines)
 
     def _ipython_display_(self) -> None:
         display(self.widget)

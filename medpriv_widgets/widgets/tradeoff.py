@@ -11,6 +11,7 @@ Stop) or beforehand by ``medpriv precompute``.
 from __future__ import annotations
 
 import math
+import time
 
 import ipywidgets as W
 import numpy as np
@@ -25,8 +26,12 @@ from ..experiments.membership import ShadowModels, membership_result
 from ..experiments.membership.reconstruction import TargetReconstruction
 from ..experiments.profiles import check_epsilon, get_profile, membership_settings, profile_stages
 from ..explain import format_epsilon, format_percent, roc_uncertainty_statement
-from ._common import BackgroundJob, MessageArea
+from ..explain.membership import precompute_command
+from ..explain.training import data_size_statement
+from ._common import (BackgroundJob, MessageArea, progress_text, synthetic_data_notes,
+                      synthetic_message)
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
+from .membership import percent_log_axis, visible_band
 from .plotting import band_polygon, clip_log
 
 #: The profile parts this dashboard reads.
@@ -37,6 +42,9 @@ GRID_NAMES = ("test AUC (utility)", "sensitivity (utility)",
               "members found at 1 % FPR (measured, 95 % range)",
               "members found at 1 % FPR (DP bound)", "selected")
 EQUAL_BAND_COLOURS = ("rgba(26, 115, 232, 0.18)", "rgba(147, 52, 230, 0.18)")
+#: Lesson 03's models (64 px, the official train and val splits less 5 % held back): the
+#: comparison the utility sentence makes. About 5,000 X-rays with the real files.
+LESSON_03 = {"other_n_train": 5000, "other_size": 64, "other_lesson": "lesson 03"}
 
 
 def _card(title: str, body: str) -> str:
@@ -68,11 +76,14 @@ class RiskUtilityDashboard:
         self.settings = membership_settings(profile, seed=seed)
         self.cache = cache if cache is not None else default_store()
         self.shadows = ShadowModels(self.settings)
+        with synthetic_data_notes() as notes:  # said in the dashboard's own message instead
+            population = self.shadows.population
         self.stages = profile_stages(profile, parts=PARTS, seed=seed)
         self.reconstructions = {s.epsilon: s for s in self.stages
                                 if isinstance(s, TargetReconstruction)}
         self.epsilons = self.profile.epsilons
         self.job = BackgroundJob()
+        self._computing = False  # True from Compute until its job has ended
 
         self.slider = W.SelectionSlider(options=[(format_epsilon(e), e) for e in self.epsilons],
                                         value=epsilon,
@@ -85,6 +96,11 @@ class RiskUtilityDashboard:
         self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
         self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="200px"))
         self.message = MessageArea()
+        self.data_warning = MessageArea()
+        if population.data.synthetic:
+            self.data_warning.show(synthetic_message(notes), kind="warning")
+        self.data_size = data_size_statement(n_train=len(population.members),
+                                             size=self.settings.size, **LESSON_03)
         self.cards = W.HTML()
         self.sentences = W.HTML()
         self.original = W.Image(format="png", layout=W.Layout(width="112px", height="112px"))
@@ -103,9 +119,10 @@ class RiskUtilityDashboard:
 
         eq = self.profile.equal_epsilon
         self.widget = W.VBox([
-            W.HTML(PIXELATED_CSS),
+            W.HTML(PIXELATED_CSS), self.data_warning,
             W.HBox([self.slider]),
-            W.HBox([self.compute_button, self.stop_button, self.progress]),
+            W.HBox([self.compute_button, self.stop_button, self.progress],
+                   layout=W.Layout(flex_flow="row wrap", align_items="center")),
             self.message,
             self.cards,
             W.HBox([self.figure,
@@ -124,6 +141,7 @@ class RiskUtilityDashboard:
                         (self.stop_button, "stop"), (self.cards, "cards"),
                         (self.sentences, "sentences"), (self.figure, "figure"),
                         (self.recon_caption, "recon"), (self.equal_figure, "equal-figure"),
+                        (self.progress, "progress"),
                         (self.equal_table, "equal-table")):
             w.add_class(f"medpriv-tradeoff-{name}")
         self.message.add_class("medpriv-message")
@@ -161,11 +179,11 @@ class RiskUtilityDashboard:
                           line=dict(width=0), showlegend=False, hoverinfo="skip",
                           legendgroup=f"setting{j}")
             g.data[2 * j].legendgroup = f"setting{j}"  # hiding a curve hides its range too
-        g.update_layout(height=360, width=520, margin=dict(l=50, r=10, t=40, b=40),
-                        xaxis=dict(type="log", title="false-positive rate", range=[-3, 0]),
-                        yaxis=dict(type="log", title="true-positive rate", range=[-3, 0]),
+        g.update_layout(height=380, width=520, margin=dict(l=60, r=10, t=50, b=40),
+                        xaxis=percent_log_axis("false-positive rate", low=1e-3),
+                        yaxis=percent_log_axis("true-positive rate", low=1e-3),
                         legend=dict(y=-0.35, orientation="h"),
-                        title="LiRA ROC (solid; shaded: 95 % range) and DP bound (dashed)")
+                        title="LiRA ROC (solid; shaded: 95 % range)<br>and DP bound (dashed)")
 
     def _results(self):
         """{ε: MembershipResult} for the cached part of the grid."""
@@ -187,14 +205,14 @@ class RiskUtilityDashboard:
         eps = self.slider.value
         todo = [s for s in self.stages if not s.is_done(self.cache)]
         if todo:
-            self.compute_button.disabled = False
+            self.compute_button.disabled = self._computing
             seconds = sum(s.seconds_left(self.cache) for s in todo)
             self.message.show(
                 f"Not computed yet: {len(todo)} of {len(self.stages)} pieces ("
                 + ", ".join(s.title for s in todo[:4]) + (", …" if len(todo) > 4 else "")
-                + f"). Press 'Compute missing results' (about {human_seconds(seconds)} on 2 CPU "
-                f"cores), or run `medpriv precompute --profile {self.profile.name}` before the "
-                "session.", kind="warning")
+                + f"). Press 'Compute missing results' (about {human_seconds(seconds)} on this "
+                f"machine; progress and a Stop button appear here), or have an instructor run "
+                f"`{precompute_command(self.profile.name)}` before the session.", kind="warning")
         else:
             self.compute_button.disabled = True
             self.message.clear()
@@ -284,6 +302,8 @@ class RiskUtilityDashboard:
                      f"{op1.n_members} training patients while wrongly accusing "
                      f"{op1.false_positives} of {op1.n_nonmembers} others; the model's test AUC "
                      f"is {u['auc']:.2f}.")
+        if res.private:
+            words.append(self.data_size.text)
         self.sentences.value = "".join(f"<p>{w}</p>" for w in words)
 
     def _draw_equal(self) -> None:
@@ -309,7 +329,8 @@ class RiskUtilityDashboard:
                 shade.x, shade.y = band_polygon(band, 1e-3)
                 bound.x, bound.y = r.bound_fpr, clip_log(r.bound_tpr, 1e-3)
                 bound.name = f"{label}: bound"
-                check = compare_with_bound(band=band, bound_fpr=r.bound_fpr, bound_tpr=r.bound_tpr)
+                check = compare_with_bound(band=visible_band(band, low=1e-3),
+                                           bound_fpr=r.bound_fpr, bound_tpr=r.bound_tpr)
                 note = str(roc_uncertainty_statement(
                     above=check.above, within_band=check.within_band,
                     within_fpr_range=check.within_fpr_range, worst_fpr=check.worst_fpr,
@@ -331,15 +352,25 @@ class RiskUtilityDashboard:
     # ------------------------------------------------------------------ computing
     def compute(self, *, wait: bool = True) -> None:
         """Compute every missing piece of this dashboard (progress bar, Stop), then redraw."""
+        if self.job.running:
+            return
+        self._computing = True
         self.compute_button.disabled = True
+        self.compute_button.description = "Computing…"
         self.stop_button.disabled = False
+        est = sum(s.seconds_left(self.cache) for s in self.stages)
+        self.message.show(f"Computing: about {human_seconds(est)} on this machine…", kind="info")
+        t0 = time.monotonic()
 
         def on_item(p):
             self.progress.value = p.fraction
-            self.message.show(p.message, kind="warning" if p.stopped else "info")
+            self.message.show(progress_text(p, elapsed=time.monotonic() - t0),
+                              kind="warning" if p.stopped else "info")
 
         def on_done(stopped):
+            self._computing = False
             self.stop_button.disabled = True
+            self.compute_button.description = "Compute missing results"
             self.progress.value = 0 if stopped else 1
             self.show()
             if stopped:
