@@ -24,8 +24,8 @@ Bounded memory and time. Opacus discretises the PRV on a grid whose size grows w
 the width of the privacy-loss distribution; unchecked, σ = 0.6, q = 0.2, T = 39,811 needs more
 than 21 GB. Before any PRV call we compute that grid size exactly as Opacus will
 (:func:`prv_grid_points`) and coarsen ``eps_error`` until the grid fits
-:data:`PRV_MEMORY_BUDGET_MB` (measured: about 180 bytes per grid point plus 24 per point and
-distinct event). When even ``eps_error`` = :data:`PRV_MAX_EPS_ERROR` does not fit, when there are
+:data:`PRV_MEMORY_BUDGET_MB` (measured: 170-245 bytes per grid point plus about 22 per point
+and distinct event). When even ``eps_error`` = :data:`PRV_MAX_EPS_ERROR` does not fit, when there are
 more than :data:`PRV_MAX_EVENTS` distinct (σ, q) events, or when δ is too small for the grid's
 floating-point precision, we use RDP and say so with a :class:`RuntimeWarning`. RDP costs one
 vector of :data:`RDP_ORDERS` values per distinct (σ, q), whatever T is. Below
@@ -69,6 +69,13 @@ __all__ = [
     "prv_grid_points",
 ]
 
+try:  # glibc only; elsewhere freed memory is left to the allocator
+    import ctypes
+
+    _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _MALLOC_TRIM = None
+
 #: Accountant names accepted by ``accountant=``.
 ACCOUNTANTS = ("prv", "rdp")
 
@@ -80,13 +87,15 @@ RDP_ORDERS: tuple[float, ...] = tuple(
 
 #: Memory one PRV computation may use, above what the process already holds (MiB).
 PRV_MEMORY_BUDGET_MB = 300.0
-#: Measured peak of Opacus' PRV per grid point (bytes), and per point and distinct event.
-_BYTES_PER_POINT = 200.0
-_BYTES_PER_POINT_AND_EVENT = 32.0
+#: Peak of Opacus' PRV per grid point (bytes), and per point and distinct event: measured
+#: 170-245 and 21-22 on this project's machines, rounded up for a margin.
+_BYTES_PER_POINT = 260.0
+_BYTES_PER_POINT_AND_EVENT = 40.0
 #: Coarsest eps_error we hand to Opacus (its domain rule is only argued for eps_error < 1).
 PRV_MAX_EPS_ERROR = 0.5
-#: More distinct (σ, q) events than this: RDP (each PRV event costs ~0.2 s of integration).
-PRV_MAX_EVENTS = 16
+#: More distinct (σ, q) events than this: RDP (each PRV event costs 0.2-1.4 s of numerical
+#: integration; 16 events took 23 s on two busy cores).
+PRV_MAX_EVENTS = 8
 #: Most optimizer steps accepted (far beyond any training run; larger counts overflow floats).
 MAX_STEPS = 10**15
 #: Smallest δ accepted anywhere: far below any meaningful failure probability, and the
@@ -222,10 +231,50 @@ def _prv_half_width(history: History, delta_error: float) -> float:
                                               eps_error=0.0, delta_error=delta_error))
 
 
+def _fast_even(n: int) -> int:
+    """The smallest even n' ≥ n whose FFT is fast (factors 2, 3, 5 only)."""
+    from scipy.fft import next_fast_len
+
+    m = next_fast_len(int(n), real=True)
+    while m % 2:
+        m = next_fast_len(m + 1, real=True)
+    return m
+
+
 def _grid_points(half_width: float, eps_error: float, total_steps: int, delta_error: float) -> float:
-    # Opacus: mesh = eps_error / sqrt(T·ln(12/δ_err)/2) over [-L, L], L = max(L_max, eps_error) + 3.
+    # Opacus: mesh = eps_error / sqrt(T·ln(12/δ_err)/2) over [-L, L], L = max(L_max, eps_error) + 3,
+    # widened to a fast FFT length (see _prv_accountant).
     span = 2.0 * max(half_width, eps_error + 3.0)
-    return span * math.sqrt(total_steps * math.log(12.0 / delta_error) / 2.0) / eps_error + 4.0
+    points = span * math.sqrt(total_steps * math.log(12.0 / delta_error) / 2.0) / eps_error + 4.0
+    return float(_fast_even(points)) if points < 1e12 else points
+
+
+@functools.lru_cache(maxsize=1)
+def _prv_accountant():
+    """Opacus' PRV accountant on a grid widened to a fast FFT length.
+
+    Opacus sizes its grid from ε's error and δ, so nearly every call has a new length, mostly
+    with large prime factors. scipy's FFT keeps its last 16 plans, and a plan for such a length
+    (Bluestein's algorithm) holds about 37 MB at 720,000 points: a search over σ grew by 44 MB a
+    call, to 600 MB. For lengths with factors 2, 3 and 5 only, plans are small and the FFT
+    faster. Widening the grid symmetrically (same mesh, a larger domain: less truncation) keeps
+    every guarantee of Opacus' discretisation.
+    """
+    from opacus.accountants import PRVAccountant
+    from opacus.accountants.analysis.prv import Domain
+
+    class FastGridPRVAccountant(PRVAccountant):
+        def _get_domain(self, prvs, num_self_compositions, eps_error, delta_error):
+            domain = super()._get_domain(prvs=prvs, num_self_compositions=num_self_compositions,
+                                         eps_error=eps_error, delta_error=delta_error)
+            # Opacus' domain is [-k·dt, (k+1)·dt], size 2k + 2: its FFT composition counts on
+            # that symmetry, so both ends move.
+            size = _fast_even(domain.size)
+            half = (size - 2) // 2
+            dt = domain.dt
+            return Domain(t_min=-half * dt, t_max=(half + 1) * dt, size=size)
+
+    return FastGridPRVAccountant
 
 
 def prv_grid_points(*, events: Sequence[tuple[float, float, int]], delta: float,
@@ -255,12 +304,18 @@ def _coarsest_needed(history: History, delta: float) -> float:
     half = _prv_half_width(history, delta_error)
     # With eps_error ≤ half − 3 the grid is 2·half·root/eps_error points ...
     err = 2.0 * half * root / budget
-    if err + 3.0 <= half:
-        return err
-    # ... beyond it 2·(eps_error + 3)·root/eps_error, which needs 2·root < budget.
-    if 2.0 * root >= budget:
-        return math.inf
-    return max(6.0 * root / (budget - 2.0 * root), half - 3.0)
+    if err + 3.0 > half:
+        # ... beyond it 2·(eps_error + 3)·root/eps_error, which needs 2·root < budget.
+        if 2.0 * root >= budget:
+            return math.inf
+        err = max(6.0 * root / (budget - 2.0 * root), half - 3.0)
+    # The grid is then widened to a fast FFT length (a few per cent): coarsen to match.
+    for _ in range(20):
+        points = _grid_points(half, err, total, delta_error)
+        if points <= budget + 4.0:
+            return err
+        err *= points / (budget + 4.0) * (1 + 1e-9)
+    return math.inf
 
 
 def _prv_usable(history: History, delta: float, eps_error: float) -> str:
@@ -288,9 +343,7 @@ def _fallback(history: History, delta: float, why: str) -> float:
 @functools.lru_cache(maxsize=4096)
 def _prv_epsilon(history: History, delta: float, eps_error: float) -> float:
     """Opacus' PRV upper bound at this eps_error (the caller has checked the grid fits)."""
-    from opacus.accountants import PRVAccountant
-
-    acc = PRVAccountant()
+    acc = _prv_accountant()()
     acc.history = [tuple(h) for h in history]
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -300,6 +353,13 @@ def _prv_epsilon(history: History, delta: float, eps_error: float) -> float:
             raise FloatingPointError("PRV returned a non-finite epsilon")
     except (ValueError, RuntimeError, FloatingPointError, OverflowError, MemoryError) as exc:
         return _fallback(history, delta, f"it failed numerically: {exc}")
+    finally:
+        # Hand the grid back to the operating system now: glibc keeps freed blocks under its
+        # (growing) mmap threshold in its heap, as training.loop.release_freed_memory found for
+        # DP-SGD steps. (The larger creep, 44 MB a call, was scipy's FFT plans: _prv_accountant.)
+        del acc
+        if _MALLOC_TRIM is not None:
+            _MALLOC_TRIM(0)
     # ε is never negative; tiny negatives are discretisation noise at ε ≈ 0.
     return max(eps, 0.0)
 
@@ -470,10 +530,10 @@ def noise_multiplier_for_epsilon(*, target_epsilon: float, sample_rate: float, s
     """The noise multiplier σ whose DP-SGD run spends (just under) ``target_epsilon``.
 
     Guarantee: ``dpsgd_epsilon(noise_multiplier=result, …, accountant=same) <= target_epsilon``
-    exactly, and in practice ≥ 0.99·target: σ is bracketed with the accountant itself (so a
-    target that some σ reaches is never refused), aimed with a coarse PRV estimate, and narrowed
-    by bisection on :func:`dpsgd_epsilon` to 0.15 %. A target below what the accountant can
-    certify with any σ up to 10⁴ is refused with a sentence that says that smallest ε.
+    exactly, and in practice ≥ 0.99·target: σ is aimed with a coarse PRV estimate (bracketed
+    up to σ = 10⁴, so a target that some σ reaches is never refused), then bracketed and narrowed
+    by bisection on :func:`dpsgd_epsilon` itself to 0.15 %. A target below what the accountant
+    can certify with any σ up to 10⁴ is refused with a sentence that says that smallest ε.
     """
     target = check_real("target_epsilon", target_epsilon, low=0.0, low_inclusive=False,
                         hint="ε must be positive; use a larger ε for a looser guarantee.")
@@ -494,28 +554,13 @@ def _noise_for_epsilon(target: float, q: float, t: int, d: float, accountant: st
             warnings.simplefilter("ignore", RuntimeWarning)
             return _epsilon(((sigma, q, t),), d, accountant)
 
-    # Bracket with the accountant itself: eps(lo) > target >= eps(hi).
-    hi = 1.0
-    while eps(hi) > target:
-        if hi >= _SIGMA_MAX:
-            floor = eps(_SIGMA_MAX)
-            other = " or accountant='prv'" if accountant == "rdp" else ""
-            raise InvalidParameterError(
-                f"`target_epsilon` = {target!r} cannot be reached with sample_rate={q}, "
-                f"steps={t}, delta={d}: even noise multiplier {_SIGMA_MAX:g} gives ε = "
-                f"{floor:.3g}, the smallest the {accountant.upper()} accountant can certify "
-                f"here. Allow ε ≥ {floor:.3g}, fewer steps, a smaller sample rate or a larger "
-                f"δ{other}.")
-        hi = min(hi * 4.0, _SIGMA_MAX)
-    lo = hi / 4.0
-    while eps(lo) <= target:
-        hi, lo = lo, lo / 4.0
-        if lo < 1e-6:  # ε at σ = 1e-6 is astronomically large; stop before 0
-            return hi
-    # Aim with a cheap estimate, then narrow on the exact function.
     if accountant == "prv":
         def rough(sigma: float) -> float:
+            # A PRV estimate on a coarse grid (upper bound minus its error): within ~0.1 % of
+            # the exact value at a fraction of its cost; used to aim, never as the answer.
             history = ((sigma, q, t),)
+            if sigma < _SIGMA_NO_PRIVACY:
+                return math.inf
             if sigma < PRV_MIN_NOISE_MULTIPLIER:
                 return _rdp_epsilon(history, d)
             err = max(_MAX_EPS_ERROR, _coarsest_needed(history, d))
@@ -526,26 +571,51 @@ def _noise_for_epsilon(target: float, q: float, t: int, d: float, accountant: st
                 return max(_prv_epsilon(history, d, err) - err, 1e-12)
     else:
         rough = eps
+
+    # 1. Bracket with the cheap estimate: rough(lo) > target ≥ rough(hi).
+    hi = 1.0
+    while rough(hi) > target and hi < _SIGMA_MAX:
+        hi = min(hi * 4.0, _SIGMA_MAX)
+    lo = hi / 4.0
+    while rough(lo) <= target and lo > 1e-6:
+        hi, lo = lo, lo / 4.0
+    # 2. Aim at the crossing of the estimate.
     try:
         aim = math.exp(brentq(lambda x: math.log(max(rough(math.exp(x)), 1e-300)) - math.log(target),
                               math.log(lo), math.log(hi), xtol=1e-4, maxiter=60))
     except (ValueError, RuntimeError):
-        aim = None  # the rough function did not change sign on [lo, hi]: bisect from scratch
-    if aim is not None:
-        for factor in (1.0005, 1.002, 1.01):  # just above the aim: a new upper end
+        aim = hi  # the estimate did not cross on [lo, hi]
+    # 3. Bracket the exact function around the aim: eps(lo) > target ≥ eps(hi).
+    hi = None
+    for factor in (1.0005, 1.002, 1.01, 1.05, 1.25, 2.0, 4.0):
+        s = min(aim * factor, _SIGMA_MAX)
+        if eps(s) <= target:
+            hi = s
+            break
+        lo = s
+        if s >= _SIGMA_MAX:
+            break
+    if hi is None:
+        from ..explain.numbers import format_number
+
+        floor = format_number(eps(_SIGMA_MAX), rounding="up")  # a target this large is met
+        other = " or accountant='prv'" if accountant == "rdp" else ""
+        raise InvalidParameterError(
+            f"`target_epsilon` = {target!r} cannot be reached with sample_rate={q}, "
+            f"steps={t}, delta={d}: even noise multiplier {_SIGMA_MAX:g} gives ε = {floor}, "
+            f"the smallest the {accountant.upper()} accountant can certify here. Allow "
+            f"ε ≥ {floor}, fewer steps, a smaller sample rate or a larger δ{other}.")
+    if hi < aim * 1.0005 * (1 + 1e-12):  # the first probe met the target: look below too
+        lo = None
+        for factor in (0.999, 0.995, 0.98, 0.9, 0.5, 0.1):
             s = aim * factor
-            if lo < s < hi:
-                if eps(s) <= target:
-                    hi = s
-                    break
+            if eps(s) > target:
                 lo = s
-        for factor in (0.999, 0.995, 0.98):  # just below it: a new lower end
-            s = aim * factor
-            if lo < s < hi:
-                if eps(s) > target:
-                    lo = s
-                    break
-                hi = s
+                break
+            hi = s
+        if lo is None:
+            return float(hi)  # even a tenth of the aim meets the target (ε is flat here)
+    # 4. Narrow on the exact function to 0.15 %.
     for _ in range(40):
         if hi / lo <= 1.0015:
             break
