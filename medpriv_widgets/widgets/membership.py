@@ -48,7 +48,8 @@ def percent_log_axis(title: str, *, low: float = VISIBLE_FPR) -> dict:
     """A log axis from ``low`` to 1 labelled in percent ('0.01%' … '100%'), not plotly's SI
     suffixes ('100μ' means nothing to a clinician)."""
     ticks = [10.0 ** k for k in range(round(math.log10(low)), 1)]
-    text = [format_percent(t) for t in ticks]
+    text = [f"{100 * t:.{max(0, -k - 2)}f}%" for k, t in zip(range(round(math.log10(low)), 1),
+                                                         ticks)]
     return dict(type="log", title=title, range=[math.log10(low), 0], tickvals=ticks,
                 ticktext=text)
 
