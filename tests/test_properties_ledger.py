@@ -98,6 +98,8 @@ fields = st.sampled_from(["epsilon", "delta", "total_epsilon", "total_delta", "s
 @PROPS
 @given(st.integers(0, 3), fields, bad_values)
 def test_a_forged_record_of_the_wrong_sign_or_type_is_refused(record, field, value):
+    if field == "budget.epsilon" and value == 1e308:
+        return  # a larger budget of the right type and sign: a checksum is not a signature
     with tempfile.TemporaryDirectory() as folder:
         path = _ledger_with_history(Path(folder))
         changed = []
@@ -115,9 +117,6 @@ def test_a_forged_record_of_the_wrong_sign_or_type_is_refused(record, field, val
                     return
             if key not in target or (target[key] == value and type(target[key]) is type(value)):
                 return
-            if key in ("epsilon", "delta", "total_epsilon", "total_delta") and \
-                    isinstance(value, float) and value == 1e308 and key.startswith("total"):
-                pass
             target[key] = value
             changed.append(field)
 
@@ -127,7 +126,7 @@ def test_a_forged_record_of_the_wrong_sign_or_type_is_refused(record, field, val
             return
         with pytest.raises(LedgerCorrupt):
             led = PrivacyLedger(path, dataset="d", institution="i")
-            led.spent()  # (a forged but well-typed budget would get this far)
+            led.spent()
 
 
 @PROPS
