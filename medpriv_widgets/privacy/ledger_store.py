@@ -22,16 +22,14 @@ starting over with a full budget. (Deleting the folder deletes both: that cannot
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import filelock
 
 from ..errors import LedgerCorrupt, PrivacyBudgetError
 from ..explain.budget import budget_busy_message, budget_unwritable_message
@@ -63,6 +61,55 @@ def _canonical(body: dict) -> str:
 
 def _chain(prev: str, seq: int, kind: str, body_text: str) -> str:
     return hashlib.sha256(f"{prev}\x1f{seq}\x1f{kind}\x1f{body_text}".encode()).hexdigest()
+
+
+def _wait_for_flock(path: str, timeout: float, store: "LedgerStore") -> int:
+    """An fd holding an exclusive ``flock`` on ``path``; raises PrivacyBudgetError after
+    ``timeout`` seconds, or at once when the lock file cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise PrivacyBudgetError(budget_unwritable_message(
+            folder=Path(path).parent, reason=exc.strerror or str(exc))) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
+    except OSError as exc:
+        os.close(fd)
+        raise PrivacyBudgetError(budget_unwritable_message(
+            folder=Path(path).parent, reason=exc.strerror or str(exc))) from None
+    # Contended: block in the kernel on a helper thread, so this one can give up in time.
+    got, guard, state = threading.Event(), threading.Lock(), {"abandoned": False}
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return
+        with guard:
+            if state["abandoned"]:  # too late: hand the lock straight on
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            else:
+                got.set()
+
+    threading.Thread(target=wait, name="medpriv-ledger-lock", daemon=True).start()
+    if got.wait(timeout):
+        return fd
+    with guard:
+        if got.is_set():
+            return fd
+        state["abandoned"] = True
+    raise PrivacyBudgetError(budget_busy_message(path=store.path, seconds=timeout))
+
+
+def _release_flock(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class LedgerStore:
@@ -222,40 +269,20 @@ class LedgerStore:
 
     @contextlib.contextmanager
     def _writer_turn(self):
-        """Wait for this file's writer lock (``<file>.lock``).
+        """Wait for this file's writer lock (``<file>.lock``), asleep in the kernel.
 
         SQLite serialises writers too, but its busy handler backs off to 100 ms sleeps, so with
-        8 writers some waited seconds while others went again and again (p99 4 s, measured).
-        Here a waiter looks every 4 ms at first and ever more often the longer it waits (down to
-        0.2 ms), so the oldest waiter tends to go next. Like SQLite's, the lock is released by
-        the kernel when its process dies.
+        8 writers some waited seconds while others went again and again (p99 4.0 s, measured);
+        polling a lock file every millisecond or faster instead spent the two cores on polling
+        and starved the writer holding the lock (p99 2.0 s, 55 spends/s). Here a waiter blocks
+        in ``flock`` (no CPU) and the kernel wakes it when the lock is free. A waiting thread
+        keeps the 60 s time-out. Like SQLite's lock, it is released when its process dies.
         """
-        lock = getattr(self._local, "lock", None)
-        if lock is None or lock[0] != os.getpid():
-            lock = (os.getpid(), filelock.FileLock(str(self.path) + ".lock",
-                                                   timeout=_LOCK_TIMEOUT_S))
-            self._local.lock = lock
-        start = time.monotonic()
-        try:
-            while True:
-                try:
-                    lock[1].acquire(timeout=0)
-                    break
-                except filelock.Timeout:
-                    waited = time.monotonic() - start
-                    if waited > _LOCK_TIMEOUT_S:
-                        raise PrivacyBudgetError(budget_busy_message(
-                            path=self.path, seconds=_LOCK_TIMEOUT_S)) from None
-                    # The longer a writer has waited, the more often it looks: the oldest
-                    # waiter tends to win, close to first come, first served.
-                    time.sleep(max(0.0002, 0.004 / (1.0 + waited / 0.01)))
-        except OSError as exc:
-            raise PrivacyBudgetError(budget_unwritable_message(
-                folder=self.path.parent, reason=exc.strerror or str(exc))) from None
+        fd = _wait_for_flock(str(self.path) + ".lock", _LOCK_TIMEOUT_S, self)
         try:
             yield
         finally:
-            lock[1].release()
+            _release_flock(fd)
 
     @contextlib.contextmanager
     def writing(self):
