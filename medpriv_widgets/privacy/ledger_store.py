@@ -22,7 +22,6 @@ starting over with a full budget. (Deleting the folder deletes both: that cannot
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +29,11 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: a polled lock file (filelock) instead
+    fcntl = None
 
 from ..errors import LedgerCorrupt, PrivacyBudgetError
 from ..explain.budget import budget_busy_message, budget_unwritable_message
@@ -64,8 +68,18 @@ def _chain(prev: str, seq: int, kind: str, body_text: str) -> str:
 
 
 def _wait_for_flock(path: str, timeout: float, store: "LedgerStore") -> int:
-    """An fd holding an exclusive ``flock`` on ``path``; raises PrivacyBudgetError after
-    ``timeout`` seconds, or at once when the lock file cannot be opened."""
+    """An fd holding an exclusive ``flock`` on ``path`` (a held ``filelock.FileLock`` where
+    there is no ``fcntl``); raises PrivacyBudgetError after ``timeout`` seconds, or at once when
+    the lock file cannot be opened."""
+    if fcntl is None:
+        import filelock
+
+        lock = filelock.FileLock(path, timeout=timeout)
+        try:
+            lock.acquire(poll_interval=0.005)
+        except filelock.Timeout:
+            raise PrivacyBudgetError(budget_busy_message(path=store.path, seconds=timeout)) from None
+        return lock
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -105,7 +119,10 @@ def _wait_for_flock(path: str, timeout: float, store: "LedgerStore") -> int:
     raise PrivacyBudgetError(budget_busy_message(path=store.path, seconds=timeout))
 
 
-def _release_flock(fd: int) -> None:
+def _release_flock(fd) -> None:
+    if fcntl is None:
+        fd.release()
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
