@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
 from .._validate import check_int, check_real
 from ..errors import InvalidParameterError
 from ..models.inputs import check_images
+from ..stats import rank_auc
 
 
 def _as_1d(name: str, values, *, numbers: bool = True) -> np.ndarray:
@@ -54,12 +54,7 @@ def roc_auc(scores, labels) -> float:
     if not np.isfinite(s).all():
         raise InvalidParameterError("`scores` contain NaN or infinite values; the model diverged. "
                                     "Try a smaller learning rate.")
-    n1 = int(y.sum())
-    n0 = y.shape[0] - n1
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    ranks = rankdata(s)  # average ranks for ties
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+    return rank_auc(s, y == 1)
 
 
 def binary_metrics(probs, labels, *, threshold: float = 0.5) -> dict:
