@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable
 from numbers import Integral, Real
 
+import numpy as np
+
 from .errors import InvalidParameterError
 
 
@@ -83,3 +85,82 @@ def check_choice(name: str, value, options: Iterable, *, hint: str = ""):
     if value not in options:
         raise _fail(name, "one of " + ", ".join(repr(o) for o in options), value, hint)
     return value
+
+
+def _describe(value) -> str:
+    """What was passed, short: an array's shape and dtype, else a truncated repr."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_numpy(value) -> np.ndarray | None:
+    """``value`` as a NumPy array (a tensor is detached and moved to the CPU); None when NumPy
+    cannot make a regular array of it (ragged lists, unknown objects)."""
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+        value = value.detach().cpu()
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _dims(ndim) -> tuple[tuple[int, ...] | None, str]:
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    if ndims is None:
+        return None, ""
+    plural = "" if ndims == (1,) else "s"
+    return ndims, " with " + " or ".join(str(d) for d in ndims) + f" dimension{plural}"
+
+
+def check_array(name: str, value, *, ndim: int | tuple[int, ...] | None = None,
+                min_size: int = 1, allow_nan: bool = False, allow_inf: bool = False,
+                hint: str = "") -> np.ndarray:
+    """Return ``value`` (array-like or tensor of numbers) as a float64 NumPy array, refusing
+    text, ragged lists, None, a number of dimensions outside ``ndim``, fewer than ``min_size``
+    elements, NaN (unless ``allow_nan``) and ±inf (unless ``allow_inf``)."""
+    ndims, dims = _dims(ndim)
+    a = _as_numpy(value)
+    if a is None or a.dtype.kind not in "biuf":
+        raise _fail(name, f"an array of numbers{dims}", _Shown(_describe(value)), hint)
+    if ndims is not None and a.ndim not in ndims:
+        raise _fail(name, f"an array of numbers{dims}", _Shown(f"shape {a.shape}"), hint)
+    if a.size < min_size:
+        raise _fail(name, f"an array of at least {min_size} number{'' if min_size == 1 else 's'}",
+                    _Shown(f"shape {a.shape}"), hint)
+    a = a.astype(np.float64, copy=False)
+    bad = (np.isnan(a) if not allow_nan else np.zeros(a.shape, bool)) | \
+        (np.isinf(a) if not allow_inf else np.zeros(a.shape, bool))
+    if bad.any():
+        what = "NaN" if allow_inf else ("infinite" if allow_nan else "NaN or infinite")
+        raise _fail(name, "an array of " + ("finite numbers" if not allow_inf else
+                                            "numbers (not NaN)"),
+                    _Shown(f"{int(bad.sum()):,} {what} value(s)"), hint)
+    return a
+
+
+def check_mask(name: str, value, *, ndim: int | tuple[int, ...] | None = None,
+               hint: str = "") -> np.ndarray:
+    """Return ``value`` (bools, or numbers that are all 0 or 1) as a bool NumPy array."""
+    ndims, dims = _dims(ndim)
+    allowed = f"an array of True/False (or 1/0){dims}"
+    a = _as_numpy(value)
+    if a is None or a.dtype.kind not in "biuf":
+        raise _fail(name, allowed, _Shown(_describe(value)), hint)
+    if ndims is not None and a.ndim not in ndims:
+        raise _fail(name, allowed, _Shown(f"shape {a.shape}"), hint)
+    if a.dtype.kind != "b":
+        if not np.isin(a, (0, 1)).all():
+            raise _fail(name, allowed, _Shown("values other than 0 and 1"), hint)
+        a = a.astype(bool)
+    return a
+
+
+class _Shown(str):
+    """A description put in a message as it is (not quoted by ``!r``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
