@@ -82,7 +82,11 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
 def check_choice(name: str, value, options: Iterable, *, hint: str = ""):
     """One of a fixed set of options (strings or numbers)."""
     options = list(options)
-    if value not in options:
+    try:
+        known = value in options
+    except (TypeError, ValueError):  # an array compared element-wise has no single truth
+        known = False
+    if not known:
         raise _fail(name, "one of " + ", ".join(repr(o) for o in options), value, hint)
     return value
 
