@@ -42,11 +42,12 @@ def counting_statement(*, epsilon: float, count_d: int, count_d_prime: int) -> S
                                      "child is in the data")
     else:
         verdict, phrase = "apart", ("hardly overlap: one answer can give the child away")
-    title = (f"ε = {format_number(eps)}: the answers on D (true count {format_count(count_d)}) "
-             f"and D′ ({format_count(count_d_prime)}) {phrase}")
+    head = (f"ε = {format_number(eps)}: the answers on D (true count {format_count(count_d)}) "
+            f"and D′ ({format_count(count_d_prime)})")
     readout = (f"largest ratio of the two curves: e<sup>ε</sup> = {ratio}<br>an answer is at "
                f"most {ratio}× more likely with the child than without")
-    return Statement(title, dict(epsilon=eps, ratio=ratio, readout=readout, verdict=verdict))
+    return Statement(f"{head} {phrase}", dict(epsilon=eps, ratio=ratio, readout=readout,
+                                              verdict=verdict, head=head, phrase=phrase))
 
 
 def spread_text(value: float) -> str:

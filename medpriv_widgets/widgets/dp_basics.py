@@ -219,9 +219,11 @@ class CountingQueryLab(_Lab):
             self.fig.data[4].update(x=[last, last] if last is not None else [],
                                     y=[0, ymax] if last is not None else [])
             self.fig.layout.yaxis.range = [0, ymax]
-            self.fig.layout.title = (said.text.replace(": the answers", ":<br>the answers", 1)
-                                     + (" — SYNTHETIC cohort" if "SYNTHETIC" in self.caption
-                                        else ""))
+            # Two short lines (a long one is cut at the figure's edge): the numbers, the verdict.
+            self.fig.layout.title = dict(
+                text=(said.numbers["head"] + (" — SYNTHETIC" if "SYNTHETIC" in self.caption
+                                              else "") + "<br>" + said.numbers["phrase"]),
+                font=dict(size=14))
             self.fig.layout.annotations = [dict(
                 x=0.01, y=0.98, xref="paper", yref="paper", showarrow=False, align="left",
                 text=said.numbers["readout"], bgcolor="rgba(255,255,255,0.8)")]
@@ -267,6 +269,10 @@ class RandomizedResponseLab(_Lab):
             self.eps_slider, self.n_slider, self.frac_slider, self.run_button, self.summary,
             self.fig, self.messages])
         self.widget.add_class("medpriv-dp-survey")
+        for w, name in ((self.eps_slider, "eps"), (self.n_slider, "n"),
+                        (self.frac_slider, "fraction"), (self.run_button, "run"),
+                        (self.summary, "summary"), (self.fig, "figure")):
+            w.add_class(f"medpriv-dp-survey-{name}")
         self.messages.add_class("medpriv-message")
         self.survey = None
 
@@ -369,6 +375,7 @@ class BudgetLab(_Lab):
             self.query_slider, W.HBox([self.ask_button, self.reset_button]), self.bar,
             self.status, self.messages, self.log])
         self.widget.add_class("medpriv-dp-budget")
+        self.query_slider.add_class("medpriv-budget-query")
         self.ask_button.add_class("medpriv-budget-ask")
         self.reset_button.add_class("medpriv-budget-reset")
         self.bar.add_class("medpriv-budget-bar")
