@@ -22,6 +22,12 @@ def shared_data_path() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path | None:
+    """:func:`shared_data_path` for fixtures of any scope (None when the files are absent)."""
+    return shared_data_path()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path, monkeypatch):
     """No test reads or writes the user's real caches."""

@@ -42,10 +42,10 @@ def run_lesson(name: str, probe: str, *, env: dict) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def kernel_env(tmp_path_factory):
-    from conftest import shared_data_path
-
-    data = shared_data_path()
+def kernel_env(tmp_path_factory, shared_data_dir):
+    # A fixture, not ``from conftest import``: with tests/browser on sys.path too, "conftest"
+    # can name the browser tests' module.
+    data = shared_data_dir
     if data is None:
         pytest.skip("../shared/data (the chest X-ray test files) is not present; the verdicts "
                     "are checked on the real 28 px file.")
