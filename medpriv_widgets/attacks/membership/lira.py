@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
+from ..._validate import check_array, check_mask
 from ...errors import InvalidParameterError
 
 MIN_MODELS_PER_SIDE = 2
@@ -40,12 +41,10 @@ class GaussianFit:
 
 
 def _as_3d(shadow_scores) -> np.ndarray:
-    s = np.asarray(shadow_scores, dtype=float)
-    if s.ndim == 2:
-        s = s[:, :, None]
-    if s.ndim != 3:
-        raise InvalidParameterError(f"`shadow_scores` must have shape (K, N) or (K, N, A); got {s.shape}.")
-    return s
+    s = check_array("shadow_scores", shadow_scores, ndim=(2, 3),
+                    hint="Pass the logit-scaled confidences of K shadow models on N examples, "
+                         "shape (K, N) or (K, N, A).")
+    return s[:, :, None] if s.ndim == 2 else s
 
 
 def _masked_stats(values: np.ndarray, mask: np.ndarray, fix_variance: bool):
@@ -76,7 +75,8 @@ def fit_gaussians(*, shadow_scores, in_mask, online: bool = True,
         its Gaussian cannot be estimated and its score would be silently wrong.
     """
     s = _as_3d(shadow_scores)
-    mask = np.asarray(in_mask, dtype=bool)
+    mask = check_mask("in_mask", in_mask, ndim=2,
+                      hint="Pass True where shadow model k trained on example i, shape (K, N).")
     if mask.shape != s.shape[:2]:
         raise InvalidParameterError(f"`in_mask` must have shape (K, N) = {s.shape[:2]}; got {mask.shape}.")
     n_in, n_out = mask.sum(0), (~mask).sum(0)
@@ -107,7 +107,9 @@ def lira_scores(*, target_scores, shadow_scores, in_mask, online: bool = True,
     """
     fit = fit_gaussians(shadow_scores=shadow_scores, in_mask=in_mask, online=online,
                         fix_variance=fix_variance)
-    t = np.asarray(target_scores, dtype=float)
+    t = check_array("target_scores", target_scores, ndim=(1, 2),
+                    hint="Pass the target model's logit-scaled confidence per example (and "
+                         "augmentation), shape (N,) or (N, A).")
     if t.ndim == 1:
         t = t[:, None]
     if t.shape != fit.mean_out.shape:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import InvalidParameterError
+from ..._validate import check_array
 
 
 def loss_threshold_scores(*, target_scores) -> np.ndarray:
@@ -24,9 +24,9 @@ def loss_threshold_scores(*, target_scores) -> np.ndarray:
     -------
     array (N,): −loss = log p_y = −log(1 + e^{−s}); higher means "more likely a member".
     """
-    s = np.asarray(target_scores, dtype=float)
+    s = check_array("target_scores", target_scores, ndim=(1, 2), allow_inf=True,
+                    hint="Pass the target model's logit-scaled confidence per example, shape "
+                         "(N,) or (N, A).")
     if s.ndim == 2:
         s = s[:, 0]
-    if s.ndim != 1 or s.size == 0:
-        raise InvalidParameterError(f"`target_scores` must have shape (N,) or (N, A); got {np.shape(target_scores)}.")
     return -np.logaddexp(0.0, -s)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._validate import check_open_unit
+from ..._validate import check_array, check_mask, check_open_unit
 from ...errors import InvalidParameterError
 from ...stats import clopper_pearson, clopper_pearson_arrays, rank_auc
 
@@ -59,17 +59,14 @@ class OperatingPoint:
 
 
 def _check_scores(scores, is_member) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=float).ravel()
-    m = np.asarray(is_member).ravel()
+    s = check_array("scores", scores, allow_inf=True,
+                    hint="Pass one membership score per patient, higher = more likely a member.")
+    s = s.ravel()
+    m = check_mask("is_member", is_member,
+                   hint="Pass one True (member) or False (non-member) per score.").ravel()
     if s.shape != m.shape:
         raise InvalidParameterError(f"`scores` and `is_member` must have the same length; got "
                                     f"{s.shape[0]} and {m.shape[0]}.")
-    if m.dtype != bool:
-        if not np.isin(m, (0, 1)).all():
-            raise InvalidParameterError("`is_member` must hold only True/False (or 1/0).")
-        m = m.astype(bool)
-    if np.isnan(s).any():
-        raise InvalidParameterError(f"`scores` must not contain NaN; got {int(np.isnan(s).sum())} NaN values.")
     if m.all() or not m.any():
         raise InvalidParameterError("`is_member` must contain both members and non-members; "
                                     f"got {int(m.sum())} members out of {m.size}.")

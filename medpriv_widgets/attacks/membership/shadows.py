@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..._validate import check_choice, check_int, check_positive
+from ..._validate import check_choice, check_int, check_mask, check_positive
 from ...errors import InvalidParameterError
-from ...models import SmallCNN, make_model
+from ...models import SUPPORTED_SIZES, SmallCNN, make_model
+from ...models.inputs import check_images
 from ...progress import Progress
 from ...stopping import StopToken, stop_requested
 
@@ -40,10 +41,12 @@ def complementary_halves(patient_ids, *, n_models: int, seed: int = 0) -> np.nda
 
     Parameters
     ----------
-    patient_ids : array of str, shape (N,), or None
-        Patient of each image (None: every image is its own patient).
+    patient_ids : array of str, shape (N,)
+        Patient of each image (``np.arange(N).astype(str)`` when every image is its own
+        patient).
     n_models : int
-        K ≥ 1. Models come in complementary pairs; an odd K gets one unpaired random half.
+        1 ≤ K ≤ 1,024. Models come in complementary pairs; an odd K gets one unpaired random
+        half.
 
     Returns
     -------
@@ -52,21 +55,31 @@ def complementary_halves(patient_ids, *, n_models: int, seed: int = 0) -> np.nda
     """
     from ...data import patient_split  # the data module owns patient-aware splitting
 
-    k = check_int("n_models", n_models, low=1)
+    k = check_int("n_models", n_models, low=1, high=MAX_MODELS,
+                  hint="LiRA gains little beyond 256 shadow models (Carlini et al. 2022).")
     check_int("seed", seed, low=0)
-    n = None
-    if patient_ids is None:
-        raise InvalidParameterError("`patient_ids` must be an array (use np.arange(N).astype(str) "
-                                    "when every image is its own patient); got None.")
-    n = len(patient_ids)
+    ids = None if patient_ids is None or isinstance(patient_ids, (str, bytes)) else patient_ids
+    try:
+        ids = None if ids is None else np.asarray(ids)
+    except (TypeError, ValueError):
+        ids = None
+    if ids is None or ids.ndim != 1 or ids.size == 0:
+        raise InvalidParameterError(
+            f"`patient_ids` must be an array of shape (N,) with one patient ID per image (use "
+            f"np.arange(N).astype(str) when every image is its own patient); got "
+            f"{patient_ids!r:.80}.")
+    n = ids.shape[0]
     mask = np.zeros((k, n), dtype=bool)
     for j in range((k + 1) // 2):
-        half_a, _half_b = patient_split(patient_ids, fractions=(0.5, 0.5), seed=seed * 1000 + j)
+        half_a, _half_b = patient_split(ids, fractions=(0.5, 0.5), seed=seed * 1000 + j)
         mask[2 * j, half_a] = True
         if 2 * j + 1 < k:
             mask[2 * j + 1] = ~mask[2 * j]
     return mask
 
+
+#: The most shadow models one membership matrix may have (memory K·N bits, training time K).
+MAX_MODELS = 1024
 
 #: Element-wise non-decreasing activations of SmallCNN (they commute with max-pooling).
 _MONOTONE = (nn.ReLU, nn.Tanh, nn.ELU)
@@ -90,11 +103,19 @@ class StackedModels(nn.Module):
 
     def __init__(self, models: list[SmallCNN]) -> None:
         super().__init__()
-        if not models:
-            raise InvalidParameterError("`models` must hold at least one model; got an empty list.")
+        if not isinstance(models, (list, tuple)) or not models \
+                or not all(isinstance(m, SmallCNN) for m in models):
+            raise InvalidParameterError(
+                f"`models` must be a non-empty list of SmallCNN models (make_model(...)); got "
+                f"{models!r:.80}.")
+        first = models[0]
+        if any((m.size, m.width, m.activation, m.num_classes)
+               != (first.size, first.width, first.activation, first.num_classes) for m in models):
+            raise InvalidParameterError(
+                "`models` must all have the same size, width, activation and number of classes "
+                "to be stacked; build them with the same make_model(...) settings.")
         k = len(models)
         self.n_models = k
-        first = models[0]
         self.size, self.width, self.activation = first.size, first.width, first.activation
         self.num_classes = first.num_classes
         layers: list[nn.Module] = []
@@ -189,9 +210,12 @@ def train_stacked(*, images: torch.Tensor, labels: torch.Tensor, in_mask: np.nda
     check_positive("lr", lr)
     check_choice("schedule", schedule, ("constant", "cosine"))
     check_int("seed", seed, low=0)
-    in_mask = np.asarray(in_mask, dtype=bool)
-    if in_mask.ndim != 2 or in_mask.shape[1] != len(labels):
-        raise InvalidParameterError(f"`in_mask` must have shape (K, N={len(labels)}); got {in_mask.shape}.")
+    images, labels = _check_scoring_inputs(images, labels, size=size, batch_size=batch_size)
+    in_mask = check_mask("in_mask", in_mask, ndim=2,
+                         hint="Use complementary_halves(...) to make it.")
+    if in_mask.shape[1] != len(labels) or not 1 <= in_mask.shape[0] <= MAX_MODELS:
+        raise InvalidParameterError(f"`in_mask` must have shape (K, N={len(labels)}) with "
+                                    f"1 ≤ K ≤ {MAX_MODELS:,}; got {in_mask.shape}.")
     if (in_mask.sum(1) == 0).any():
         raise InvalidParameterError("Every shadow model needs at least one training image; "
                                     "one row of `in_mask` is all False.")
@@ -241,11 +265,43 @@ def train_stacked(*, images: torch.Tensor, labels: torch.Tensor, in_mask: np.nda
     yield Progress(title, step, total, words, partial=stacked.state_dicts(), stopped=stopped)
 
 
+def _check_labels(labels, n: int, num_classes: int) -> torch.Tensor:
+    """``labels`` as a long tensor (N,) of class indices in [0, num_classes)."""
+    want = (f"a tensor of {n} class indices in [0, {num_classes - 1}], one per image "
+            f"(torch.as_tensor(labels, dtype=torch.long))")
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex() \
+            or labels.dtype == torch.bool:
+        raise InvalidParameterError(f"`labels` must be {want}; got {_describe(labels)}.")
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise InvalidParameterError(f"`labels` must be {want}; got shape {tuple(labels.shape)}.")
+    if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise InvalidParameterError(f"`labels` must be {want}; got values from "
+                                    f"{int(labels.min())} to {int(labels.max())}.")
+    return labels.long()
+
+
+def _describe(value) -> str:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return f"{type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"{value!r:.80}"
+
+
 def logit_confidence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """LiRA's score: log(p_y / (1 − p_y)) of the true class, computed stably from logits.
 
-    logits (..., N, C), labels (N,) → (..., N). Equals z_y − logsumexp(z_other).
+    logits float tensor (..., N, C) with C ≥ 2, labels long tensor (N,) of class indices
+    → (..., N). Equals z_y − logsumexp(z_other).
     """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() \
+            or logits.ndim < 2 or logits.shape[-1] < 2:
+        raise InvalidParameterError(
+            f"`logits` must be a float tensor of shape (..., N, C) with C ≥ 2 classes (a "
+            f"model's output); got {_describe(logits)}.")
+    labels = _check_labels(labels, logits.shape[-2], logits.shape[-1])
+    return _logit_confidence(logits, labels)
+
+
+def _logit_confidence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     y = labels.view(*([1] * (logits.dim() - 2)), -1, 1).expand(*logits.shape[:-1], 1)
     z_y = logits.gather(-1, y).squeeze(-1)
     others = logits.scatter(-1, y, float("-inf"))
@@ -260,7 +316,14 @@ def stacked_scores(*, state_dicts: list[dict], images: torch.Tensor, labels: tor
     """Scores of every model on every image: array (K, N, A), A = 2 with the horizontal flip.
 
     Each score is :func:`logit_confidence` (float64). A = 1 when ``augment`` is False.
+    ``images``: float32 tensor (N, 1, size, size), finite; ``labels``: long tensor (N,).
     """
+    images, labels = _check_scoring_inputs(images, labels, size=size, batch_size=batch_size)
+    if not isinstance(state_dicts, (list, tuple)) or not state_dicts \
+            or not all(isinstance(sd, dict) for sd in state_dicts):
+        raise InvalidParameterError(
+            f"`state_dicts` must be a non-empty list of model state dicts (the last record's "
+            f"`partial` of train_stacked); got {_describe(state_dicts)}.")
     device = device or torch.device("cpu")
     stacked = StackedModels.from_state_dicts(state_dicts, size=size, width=width,
                                              activation=activation).to(device).eval()
@@ -271,7 +334,7 @@ def stacked_scores(*, state_dicts: list[dict], images: torch.Tensor, labels: tor
         yb = labels[start:start + batch_size].to(device)
         for a, view in enumerate(views):
             logits = stacked(view(xb))              # (K, B, 2)
-            out[:, start:start + len(yb), a] = logit_confidence(logits, yb).double().cpu().numpy()
+            out[:, start:start + len(yb), a] = _logit_confidence(logits, yb).double().cpu().numpy()
     return out
 
 
@@ -284,6 +347,10 @@ def model_scores(*, state_dict: dict, images: torch.Tensor, labels: torch.Tensor
     Like :func:`stacked_scores` for a single model, but through an ordinary SmallCNN, so flags
     stored in the ``state_dict`` (per-image standardisation of the DP-SGD recipe) are honoured.
     """
+    images, labels = _check_scoring_inputs(images, labels, size=size, batch_size=batch_size)
+    if not isinstance(state_dict, dict):
+        raise InvalidParameterError(f"`state_dict` must be a model's state dict; got "
+                                    f"{_describe(state_dict)}.")
     device = device or torch.device("cpu")
     model = make_model(size=size, seed=0, width=width, activation=activation)
     model.load_state_dict(state_dict)
@@ -294,5 +361,12 @@ def model_scores(*, state_dict: dict, images: torch.Tensor, labels: torch.Tensor
         xb = images[start:start + batch_size].to(device)
         yb = labels[start:start + batch_size].to(device)
         for a, view in enumerate(views):
-            out[start:start + len(yb), a] = logit_confidence(model(view(xb)), yb).double().cpu().numpy()
+            out[start:start + len(yb), a] = _logit_confidence(model(view(xb)), yb).double().cpu().numpy()
     return out
+
+
+def _check_scoring_inputs(images, labels, *, size, batch_size) -> tuple[torch.Tensor, torch.Tensor]:
+    size = check_choice("size", size, SUPPORTED_SIZES, hint="It is the image side in pixels.")
+    check_int("batch_size", batch_size, low=1)
+    images = check_images(images, size=size)
+    return images, _check_labels(labels, images.shape[0], 2)
