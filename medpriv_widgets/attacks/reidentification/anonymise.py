@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from ..._validate import check_real
+from ...errors import InvalidParameterError
+from ..reconstruction.threat import check_images
 
 
 def _gaussian_kernel(sigma: float) -> torch.Tensor:
@@ -27,7 +29,7 @@ def anonymise_images(images: torch.Tensor, *, crop: float = 0.1, corner: float =
 
     Parameters
     ----------
-    images : float tensor (N, 1, S, S) in [0, 1]
+    images : float tensor (N, 1, S, S) in [0, 1], N ≥ 1, S ≥ 8
     crop : share of the side removed at every border, in [0, 0.3]
     corner : side of the blurred corner squares as a share of the image, in [0, 0.5]
     sigma : Gaussian blur in pixels (> 0)
@@ -39,8 +41,11 @@ def anonymise_images(images: torch.Tensor, *, crop: float = 0.1, corner: float =
     crop = check_real("crop", crop, low=0.0, high=0.3)
     corner = check_real("corner", corner, low=0.0, high=0.5)
     sigma = check_real("sigma", sigma, low=0.0, low_inclusive=False, high=20.0)
-    x = images
+    x = check_images(images)
     s = x.shape[-1]
+    if s < 8:
+        raise InvalidParameterError(f"`images` must be at least 8 px wide to crop and blur; got "
+                                    f"{s} px. Pass the X-rays at their loaded size.")
     c = int(round(crop * s))
     if c > 0:
         x = F.interpolate(x[..., c:s - c, c:s - c], size=(s, s), mode="bilinear",

@@ -20,6 +20,7 @@ import torch
 from scipy.stats import rankdata
 
 from ...errors import InvalidParameterError
+from ..reconstruction.threat import check_images
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class ReidMetrics:
 
 
 def pixel_embeddings(images: torch.Tensor) -> torch.Tensor:
-    """(N, 1, S, S) → (N, S·S): centred, unit-norm pixels (dot product = Pearson r)."""
-    v = images.flatten(1).to(torch.float64)
+    """(N, 1, S, S) float in [0, 1] → (N, S·S): centred, unit-norm pixels (dot product =
+    Pearson r)."""
+    v = check_images(images).flatten(1).to(torch.float64)
     v = v - v.mean(dim=1, keepdim=True)
     return (v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)).to(torch.float32)
 

@@ -12,6 +12,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..._validate import check_int, check_positive
+from ...errors import InvalidParameterError
+
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
@@ -26,7 +29,10 @@ class EmbeddingNet(nn.Module):
 
     def __init__(self, *, width: int = 16, dim: int = 128) -> None:
         super().__init__()
-        w = width
+        w = check_int("width", width, low=1, high=256,
+                      hint="It is the first block's channels (16 trains in minutes on a CPU).")
+        dim = check_int("dim", dim, low=1, high=4096,
+                        hint="It is the length of the embedding vector (128 is the default).")
         self.features = nn.Sequential(_block(1, w), _block(w, 2 * w), _block(2 * w, 4 * w),
                                       _block(4 * w, 8 * w))
         self.head = nn.Linear(8 * w, dim)
@@ -38,7 +44,20 @@ class EmbeddingNet(nn.Module):
 
 def contrastive_loss(z: torch.Tensor, labels: torch.Tensor, *, temperature: float) -> torch.Tensor:
     """Supervised contrastive loss (Khosla et al. 2020): each image's other images of the same
-    patient in the batch are its positives, every other image a negative."""
+    patient in the batch are its positives, every other image a negative.
+
+    ``z``: float tensor (N, D) of embeddings; ``labels``: tensor (N,) of patient numbers;
+    ``temperature`` > 0. Returns a scalar tensor.
+    """
+    temperature = check_positive("temperature", temperature, hint="0.1 is the usual value.")
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point() or z.ndim != 2 \
+            or z.shape[0] < 1:
+        raise InvalidParameterError(f"`z` must be a float tensor (N, D) of embeddings with "
+                                    f"N ≥ 1; got {_describe(z)}.")
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.shape[0] != z.shape[0] \
+            or labels.is_floating_point() or labels.is_complex():
+        raise InvalidParameterError(f"`labels` must be an integer tensor with one patient number "
+                                    f"per embedding ({z.shape[0]}); got {_describe(labels)}.")
     sim = z @ z.T / temperature
     n = z.shape[0]
     eye = torch.eye(n, dtype=torch.bool, device=z.device)
@@ -46,6 +65,12 @@ def contrastive_loss(z: torch.Tensor, labels: torch.Tensor, *, temperature: floa
     pos = (labels[:, None] == labels[None, :]) & ~eye
     log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
     return -((log_prob * pos).sum(1) / pos.sum(1).clamp(min=1)).mean()
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"{value!r:.80}"
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
