@@ -61,6 +61,12 @@ class CanaryAuditResult:
     seconds: float
 
 
+#: The most canaries one audit makes (as CanaryAudit allows), and the most pixels in all
+#: (2**28 float32 values: 1 GiB).
+MAX_CANARIES = 10_000
+MAX_CANARY_PIXELS = 2**28
+
+
 def make_canaries(*, n: int, size: int = 28, seed: int = 0):
     """``n`` canary images and labels: random black/white pixel patterns, labels 0,1,0,1,…
 
@@ -71,9 +77,16 @@ def make_canaries(*, n: int, size: int = 28, seed: int = 0):
     """
     import torch
 
-    n = check_int("n", n, low=1)
-    size = check_int("size", size, low=4)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0) + 7_919)
+    n = check_int("n", n, low=1, high=MAX_CANARIES,
+                  hint="An audit needs a few hundred canaries, not more than the training set.")
+    size = check_int("size", size, low=4, high=512, hint="It is the image side in pixels.")
+    if n * size * size > MAX_CANARY_PIXELS:
+        raise InvalidParameterError(
+            f"`n` × `size`² must be at most {MAX_CANARY_PIXELS:,} pixels (1 GiB of images); got "
+            f"{n:,} canaries of {size} px. Use fewer or smaller canaries.")
+    # torch seeds are 64-bit; the offset keeps canaries apart from the base images' seed.
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0, high=2**63 - 8_000)
+                                        + 7_919)
     images = (torch.rand(n, 1, size, size, generator=gen) < 0.5).float()
     labels = torch.arange(n, dtype=torch.int64) % 2
     return images, labels

@@ -18,6 +18,7 @@ import statistics
 import threading
 import time
 
+from .._validate import check_real
 from .threads import TRAINING_THREADS
 
 #: Seconds a probe's value is reused.
@@ -56,6 +57,8 @@ def _probe_once() -> float:
 def probe_seconds(*, max_age_s: float = MAX_AGE_S) -> float:
     """Seconds the probe takes on this machine now (reused for ``max_age_s`` seconds)."""
     global _last
+    max_age_s = check_real("max_age_s", max_age_s, low=0.0, allow_inf=True,
+                           hint="It is how long a measured probe is reused, in seconds.")
     with _lock:
         now = time.monotonic()
         if _last is None or now - _last[0] > max_age_s:

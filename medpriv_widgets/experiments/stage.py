@@ -26,7 +26,8 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from numbers import Real
 from typing import Any, ClassVar
 
 from ..cache import ResultStore
@@ -146,7 +147,15 @@ def run_stages(stages: Sequence[Stage], *, cache: ResultStore | None,
     Ends with ``stopped=True`` when stopped, or with a record ``done == total`` whose partial
     is the list of finished titles.
     """
-    stages = list(stages)
+    if isinstance(stages, Stage) or not isinstance(stages, Iterable) \
+            or isinstance(stages, (str, bytes)):
+        raise InvalidParameterError(f"`stages` must be a list of Stage objects; got "
+                                    f"{type(stages).__name__}. Wrap a single stage as [stage].")
+    try:
+        stages = list(stages)
+    except TypeError as exc:  # an object that claims to be iterable but is not (a 0-d tensor)
+        raise InvalidParameterError(f"`stages` must be a list of Stage objects; got "
+                                    f"{type(stages).__name__} ({exc}).") from None
     for s in stages:
         if not isinstance(s, Stage):
             raise InvalidParameterError(f"`stages` must hold Stage objects; got {type(s).__name__}.")
@@ -175,7 +184,15 @@ def run_stages(stages: Sequence[Stage], *, cache: ResultStore | None,
 
 
 def human_seconds(seconds: float) -> str:
-    """'45 s', '3 min', '1.5 h' — for estimates and timings shown to people."""
+    """'45 s', '3 min', '1.5 h' — for estimates and timings shown to people; 'unknown time' for
+    NaN or infinity."""
+    if isinstance(seconds, bool) or not isinstance(seconds, Real):
+        raise InvalidParameterError(f"`seconds` must be a real number of seconds; got "
+                                    f"{seconds!r:.80}.")
+    try:
+        seconds = float(seconds)
+    except OverflowError:  # an int beyond float range: longer than anything can take
+        seconds = math.inf
     if not math.isfinite(seconds):
         return "unknown time"
     if seconds < 90:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..._validate import check_int, check_open_unit, check_positive
+from ..._validate import check_array, check_int, check_mask, check_open_unit, check_positive
 from ...cache import ResultStore
 from ...errors import InvalidParameterError, NotComputedYet
 from .settings import MembershipSettings
@@ -144,16 +144,39 @@ def most_vulnerable(*, scores, is_member, patient_ids, labels=None, n: int = 8) 
     away). Returns dicts with patient_id, index (that image), score, label.
     """
     n = check_int("n", n, low=0)
-    s = np.asarray(scores, dtype=float)
-    member = np.asarray(is_member, dtype=bool)
-    ids = np.asarray(patient_ids)
+    s = check_array("scores", scores, ndim=1, allow_inf=True,
+                    hint="Pass one membership score per image.")
+    member = check_mask("is_member", is_member, ndim=1,
+                        hint="Pass one True (member) or False per image.")
+    ids = _as_ids(patient_ids)
+    if labels is not None:
+        labels = check_array("labels", labels, ndim=1, hint="Pass one class label per image.")
+    lengths = {"scores": s.size, "is_member": member.size, "patient_ids": ids.size}
+    if labels is not None:
+        lengths["labels"] = labels.size
+    if len(set(lengths.values())) != 1:
+        raise InvalidParameterError(
+            "`scores`, `is_member`, `patient_ids` (and `labels`) must have one entry per image; "
+            "got lengths " + ", ".join(f"{k} {v}" for k, v in lengths.items()) + ".")
     best: dict = {}
     for i in np.flatnonzero(member):
         if ids[i] not in best or s[i] > s[best[ids[i]]]:
             best[ids[i]] = i
     ranked = sorted(best.items(), key=lambda kv: -s[kv[1]])[:n]
     return [{"patient_id": str(pid), "index": int(i), "score": float(s[i]),
-             "label": None if labels is None else int(np.asarray(labels)[i])} for pid, i in ranked]
+             "label": None if labels is None else int(labels[i])} for pid, i in ranked]
+
+
+def _as_ids(patient_ids) -> np.ndarray:
+    try:
+        ids = None if patient_ids is None or isinstance(patient_ids, (str, bytes)) \
+            else np.asarray(patient_ids)
+    except (TypeError, ValueError):
+        ids = None
+    if ids is None or ids.ndim != 1:
+        raise InvalidParameterError(f"`patient_ids` must be an array with one patient ID per "
+                                    f"image; got {patient_ids!r:.80}.")
+    return ids
 
 
 def check_tpr_below_bound(result: MembershipResult, *, attack: str = "lira_online",

@@ -160,6 +160,7 @@ def member_split(patient_ids, *, n: int, seed: int) -> tuple[np.ndarray, np.ndar
     ``patient_ids`` None means each image is its own patient."""
     from ...data import patient_split
 
+    seed = check_int("seed", seed, low=0, hint="The same seed gives the same split.")
     return patient_split(patient_ids, fractions=(0.5, 0.5), seed=seed + 7919, n=n)
 
 
