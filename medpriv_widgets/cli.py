@@ -178,7 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; ``argv``: the words after ``medpriv`` (a list of str; None: sys.argv).
+
+    A bad command line ends with the usage and a sentence (exit status 2), as argparse does.
+    """
     parser = build_parser()
+    if argv is not None and (isinstance(argv, (str, bytes)) or not isinstance(argv, (list, tuple))
+                             or not all(isinstance(a, str) for a in argv)):
+        parser.error(f"the command line must be a list of words (str), e.g. ['data', 'status']; "
+                     f"got {argv!r:.80}.")
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -193,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a path on the command line that cannot be read or written
+        print(f"medpriv: {exc.strerror or exc}: {exc.filename or ''}. Check the path and its "
+              f"permissions.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

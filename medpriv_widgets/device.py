@@ -44,8 +44,27 @@ def choose_device(override: str | None = None) -> torch.device:
 
 
 def device_label(device: torch.device | None = None) -> str:
-    """Human-readable name for figure titles, e.g. 'CPU (2 threads)' or 'GPU: NVIDIA H100'."""
-    dev = device if device is not None else choose_device()
+    """Human-readable name for figure titles, e.g. 'CPU (2 threads)' or 'GPU: NVIDIA H100'.
+
+    ``device``: a torch.device, its name ('cpu', 'cuda:0', 'mps'), or None for
+    :func:`choose_device`'s choice.
+    """
+    if device is None:
+        dev = choose_device()
+    elif isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise InvalidParameterError(
+                f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}.") from None
+    else:
+        raise InvalidParameterError(f"`device` must be a torch.device, its name ('cpu', 'cuda') "
+                                    f"or None; got {device!r:.80}.")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(f"`device` names {str(dev)!r} but no CUDA GPU is visible; "
+                                    f"pass 'cpu' or None.")
     if dev.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(dev)}"
     if dev.type == "mps":

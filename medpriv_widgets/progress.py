@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import MedprivError
+from .errors import InvalidParameterError, MedprivError
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,24 @@ class StoppedEarly(MedprivError):
 
 def last_record(records: Iterable[Progress]) -> Progress:
     """Run a progress generator to its end; return its last record."""
+    if isinstance(records, (str, bytes, Progress)) or not isinstance(records, Iterable):
+        raise InvalidParameterError(f"`records` must be a generator of Progress records (what a "
+                                    f"long computation returns); got {type(records).__name__}.")
+    try:
+        iterator = iter(records)
+    except TypeError as exc:  # claims to be iterable but is not (a 0-d tensor)
+        raise InvalidParameterError(f"`records` must be a generator of Progress records; got "
+                                    f"{type(records).__name__} ({exc}).") from None
     last = None
-    for last in records:
+    for last in iterator:
         pass
     if last is None:
-        raise StoppedEarly("The computation yielded nothing, so it has no result.")
+        raise StoppedEarly("The computation yielded nothing, so it has no result; check that "
+                           "it yields at least one Progress record.")
+    if not isinstance(last, Progress):
+        raise InvalidParameterError(f"`records` must yield Progress records; its last item is "
+                                    f"{type(last).__name__}. Pass the generator a long "
+                                    f"computation returns.")
     return last
 
 
@@ -84,7 +97,9 @@ def final_result(records: Iterable[Progress]) -> Any:
     """
     last = last_record(records)
     if last.stopped:
-        raise StoppedEarly(f"{last.stage} was stopped before it finished: {last.message}")
+        raise StoppedEarly(f"{last.stage} was stopped before it finished "
+                           f"({last.message.rstrip('.')}); run it again to the end to get its "
+                           f"result.")
     return last.partial
 
 

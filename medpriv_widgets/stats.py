@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy.stats import beta, rankdata
 
-from ._validate import check_open_unit, check_real
+from ._validate import check_array, check_mask, check_open_unit, check_real
 from .errors import InvalidParameterError
 
 __all__ = ["clopper_pearson", "clopper_pearson_arrays", "rank_auc"]
@@ -45,10 +45,16 @@ def clopper_pearson(*, successes: int, trials: int, confidence: float = 0.95
 
 def clopper_pearson_arrays(successes: np.ndarray, trials: int, confidence: float
                            ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`clopper_pearson` for an array of integer counts out of the same ``trials``
-    (no checks: callers pass counts they computed)."""
-    k = np.asarray(successes)
-    n = int(trials)
+    """:func:`clopper_pearson` for an array of whole counts in [0, ``trials``] out of the same
+    ``trials``; returns (low, high) arrays shaped like ``successes``."""
+    n = _whole("trials", trials, low=1)
+    confidence = check_open_unit("confidence", confidence)
+    k = check_array("successes", successes, min_size=0,
+                    hint="Pass whole counts of successes, one per interval.")
+    if k.size and (np.any(k != np.round(k)) or k.min() < 0 or k.max() > n):
+        raise InvalidParameterError(
+            f"`successes` must be whole counts from 0 to `trials` = {n}; got values from "
+            f"{k.min():g} to {k.max():g}. Pass the number of successes out of {n} trials.")
     a = (1.0 - confidence) / 2.0
     with np.errstate(invalid="ignore", divide="ignore"):
         low = np.where(k == 0, 0.0, beta.ppf(a, np.maximum(k, 1), n - k + 1))
@@ -58,8 +64,15 @@ def clopper_pearson_arrays(successes: np.ndarray, trials: int, confidence: float
 
 def rank_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """P(a random positive scores higher than a random negative), ties counting ½; NaN when
-    one class is absent. ``scores`` float (N,), ``positive`` bool (N,), both already checked."""
-    pos = np.asarray(positive, dtype=bool)
+    one class is absent. ``scores`` float (N,) (±inf allowed, not NaN), ``positive`` bool (N,)
+    (or 1/0)."""
+    scores = check_array("scores", scores, ndim=1, min_size=0, allow_inf=True,
+                         hint="Pass one score per example, higher = more likely positive.")
+    pos = check_mask("positive", positive, ndim=1,
+                     hint="Pass one True (positive) or False (negative) per score.")
+    if pos.shape != scores.shape:
+        raise InvalidParameterError(f"`scores` and `positive` must have one entry per example; "
+                                    f"got lengths {scores.size} and {pos.size}.")
     n1 = int(pos.sum())
     n0 = pos.size - n1
     if n1 == 0 or n0 == 0:

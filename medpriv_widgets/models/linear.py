@@ -14,15 +14,20 @@ import torch
 from torch import nn
 
 from .._validate import check_int
+from .inputs import check_input_layout
 
 
 class PixelLogistic(nn.Module):
-    """Input (B, 1, size, size) in [0, 1] → logits (B, num_classes): one linear layer."""
+    """Input (B, 1, size, size) in [0, 1] → logits (B, num_classes): one linear layer.
+
+    Anything else as input is refused with a sentence
+    (:func:`~medpriv_widgets.models.inputs.check_input_layout`).
+    """
 
     def __init__(self, *, size: int, num_classes: int = 2) -> None:
         super().__init__()
-        self.size = check_int("size", size, low=4)
-        self.num_classes = check_int("num_classes", num_classes, low=2)
+        self.size = check_int("size", size, low=4, high=512, hint="It is the image side in pixels.")
+        self.num_classes = check_int("num_classes", num_classes, low=2, high=10_000)
         self.classifier = nn.Linear(size * size, num_classes)
         self.register_buffer("standardize", torch.tensor(False))
 
@@ -31,6 +36,7 @@ class PixelLogistic(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_layout(x, size=self.size, dtype=self.classifier.weight.dtype)
         if bool(self.standardize) and x.shape[0] > 0:
             x = (x - x.mean(dim=(1, 2, 3), keepdim=True)) / (x.std(dim=(1, 2, 3), keepdim=True) + 1e-3)
         return self.classifier(torch.flatten(x, 1))
@@ -38,7 +44,7 @@ class PixelLogistic(nn.Module):
 
 def make_pixel_logistic(*, size: int, seed: int = 0, num_classes: int = 2) -> PixelLogistic:
     """A freshly initialised :class:`PixelLogistic`; the same seed gives the same weights."""
-    check_int("seed", seed, low=0)
+    check_int("seed", seed, low=0, high=2**64 - 1, hint="torch seeds are 64-bit.")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return PixelLogistic(size=size, num_classes=num_classes)
