@@ -43,7 +43,17 @@ def run(*, quick: bool = False, progress: bool = True) -> dict:
             estimate = board.seconds_left(cache=store)
             t0, c0 = time.perf_counter(), time.process_time()
             shown = -1
+            kinds: dict[str, float] = {}  # CPU seconds per kind of stage
+            c_last = c0
             for p in board.run(cache=store, device=device):
+                update = p.partial
+                if getattr(update, "finished", False):
+                    kind = type(update.stage).__name__
+                    if kind == "DefendedTarget":
+                        kind = f"DefendedTarget[{update.stage.defence.name}]"
+                    now = time.process_time()
+                    kinds[kind] = kinds.get(kind, 0.0) + now - c_last
+                    c_last = now
                 pct = int(p.fraction * 20)
                 if progress and (pct != shown or p.finished):
                     shown = pct
@@ -78,6 +88,8 @@ def run(*, quick: bool = False, progress: bool = True) -> dict:
         # CPU time of this process: on a shared machine (other jobs on the same cores) it
         # shows what the board itself cost; close to seconds_from_empty when the machine is idle
         "cpu_seconds_from_empty": round(cpu_from_empty, 1),
+        "cpu_seconds_by_stage": {k: round(v, 1) for k, v in
+                                 sorted(kinds.items(), key=lambda kv: -kv[1])},
         "seconds_warm": round(warm, 2),
         "seconds_estimated": round(estimate, 1),
         "n_members": first.n_members if first.kind == "membership" else None,
