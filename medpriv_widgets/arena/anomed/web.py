@@ -14,20 +14,22 @@ and JSON ``{"title": …, "description": …}``.
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from ...errors import MedprivError, ProtocolError
-from .wire import CONTENT_TYPE, arrays_to_bytes, bytes_to_arrays
+from ..._validate import check_int, check_real
+from ...errors import InvalidParameterError, MedprivError, ProtocolError
+from .wire import CONTENT_TYPE, _check_expected, arrays_to_bytes, bytes_to_arrays
 
 #: Largest request body accepted (bytes): 5,000 uint8 X-rays of 64 px compressed are ~15 MB.
 MAX_BODY = 256 * 1024 * 1024
@@ -90,6 +92,20 @@ class App:
     a route's :class:`HTTPError` is its status, our own errors are 400, anything else 500."""
 
     def __init__(self, routes: dict[tuple[str, str], Route]) -> None:
+        if not isinstance(routes, Mapping):
+            raise InvalidParameterError(f"`routes` must be a dict of (method, path) → function, "
+                                        f"e.g. {{('GET', '/'): alive}}; got "
+                                        f"{type(routes).__name__}.")
+        for key, route in routes.items():
+            if (not isinstance(key, tuple) or len(key) != 2 or key[0] not in ("GET", "POST")
+                    or not isinstance(key[1], str) or not key[1].startswith("/")):
+                raise InvalidParameterError(f"Each route's key must be (method, path) with method "
+                                            f"'GET' or 'POST' and a path starting with '/'; got "
+                                            f"{key!r}.")
+            if not callable(route):
+                raise InvalidParameterError(f"The route {key!r} must be a function of a Request "
+                                            f"that returns a Response; got "
+                                            f"{type(route).__name__}.")
         self.routes = dict(routes)
 
     def __call__(self, req: Request) -> Response:
@@ -146,7 +162,18 @@ class Server:
     """A running app: ``url`` (http://host:port), ``close()`` (also on leaving ``with``)."""
 
     def __init__(self, app: App, host: str, port: int) -> None:
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        if not isinstance(app, App):
+            raise InvalidParameterError(f"`app` must be an App; got {type(app).__name__}.")
+        if not isinstance(host, str) or not host.strip():
+            raise InvalidParameterError(f"`host` must be a host name or address such as "
+                                        f"'127.0.0.1'; got {host!r}.")
+        port = check_int("port", port, low=0, high=65535, hint="0 picks a free port.")
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        except (OSError, OverflowError, UnicodeError) as exc:
+            raise ProtocolError(f"Cannot serve on {host[:100]}:{port} "
+                                f"({getattr(exc, 'strerror', None) or exc}). Choose another "
+                                f"host, or port 0 for a free one.") from None
         self._httpd.daemon_threads = True
         self._httpd.app = app
         self.host, self.port = self._httpd.server_address[:2]
@@ -174,7 +201,37 @@ def serve(app: App, *, host: str = "127.0.0.1", port: int = 0) -> Server:
 # ---------------------------------------------------------------------------- client
 
 def _url(url: str, params: dict | None) -> str:
+    """``url`` with ``params`` as its query, after checking both."""
+    if not isinstance(url, str):
+        raise InvalidParameterError(f"`url` must be an address such as 'http://127.0.0.1:8000/' "
+                                    f"(a string); got {type(url).__name__}.")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port outside 0–65535
+    except ValueError:  # e.g. an unclosed IPv6 bracket, port 99999
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidParameterError(f"`url` must be an http:// or https:// address with a host, "
+                                    f"such as 'http://127.0.0.1:8000/'; got {url[:200]!r}.")
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidParameterError(f"`params` must be a dict of query parameters, e.g. "
+                                    f"{{'data_split': 'tuning'}}, or None; got "
+                                    f"{type(params).__name__}.")
     return url if not params else f"{url}?{urllib.parse.urlencode(params)}"
+
+
+def _timeout(timeout) -> float:
+    # socket timeouts overflow past ~9e9 s; a day is longer than any part of the protocol needs
+    return check_real("timeout", timeout, low=0.0, high=86400.0, low_inclusive=False,
+                      hint="Give seconds, e.g. 60.")
+
+
+def _json(body: bytes, url: str):
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(f"{url} answered {len(body)} bytes that are not JSON; check that "
+                            f"the address is the AnoMed route you meant.") from None
 
 
 def _open(req: urllib.request.Request, timeout: float) -> tuple[int, bytes, str]:
@@ -189,42 +246,60 @@ def _open(req: urllib.request.Request, timeout: float) -> tuple[int, bytes, str]
             why = body[:300].decode("utf-8", "replace")
         raise ProtocolError(f"{req.get_method()} {req.full_url} answered {exc.code}: "
                             f"{why}") from None
+    except (http.client.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host name too long
+        raise InvalidParameterError(f"`url` must be a valid address; {exc}.") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         raise ProtocolError(f"{req.get_method()} {req.full_url} could not be reached "
-                            f"({getattr(exc, 'reason', exc)}). Is that server running?") from None
+                            f"({getattr(exc, 'reason', exc)}). Check that the server is "
+                            f"running.") from None
+    except http.client.HTTPException as exc:  # a peer that does not speak HTTP
+        raise ProtocolError(f"{req.get_method()} {req.full_url} did not answer in HTTP "
+                            f"({type(exc).__name__}: {exc}); check the address and port.") from None
 
 
 def get_arrays(url: str, *, params: dict | None = None, expected: tuple[str, ...] = (),
                timeout: float = 60.0) -> dict[str, np.ndarray]:
     """GET named arrays (ProtocolError on any failure)."""
-    _, body, _ = _open(urllib.request.Request(_url(url, params), method="GET"), timeout)
-    return bytes_to_arrays(body, expected=expected)
+    full, expected = _url(url, params), _check_expected(expected)
+    _, body, _ = _open(urllib.request.Request(full, method="GET"), _timeout(timeout))
+    return _arrays(body, full, expected)
+
+
+def _arrays(body: bytes, url: str, expected) -> dict[str, np.ndarray]:
+    try:
+        return bytes_to_arrays(body, expected=expected)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{url} answered: {exc}") from None
 
 
 def get_json(url: str, *, params: dict | None = None, timeout: float = 60.0):
-    _, body, _ = _open(urllib.request.Request(_url(url, params), method="GET"), timeout)
-    return json.loads(body)
+    """GET a JSON answer (ProtocolError on any failure)."""
+    full = _url(url, params)
+    _, body, _ = _open(urllib.request.Request(full, method="GET"), _timeout(timeout))
+    return _json(body, full)
 
 
 def post(url: str, *, arrays: dict | None = None, params: dict | None = None,
          timeout: float = 600.0) -> tuple[int, bytes, str]:
     """POST named arrays (or nothing); (status, body, content type); ProtocolError on ≥ 400."""
+    full, seconds = _url(url, params), _timeout(timeout)
     data = arrays_to_bytes(arrays) if arrays is not None else b""
-    req = urllib.request.Request(_url(url, params), data=data, method="POST",
+    req = urllib.request.Request(full, data=data, method="POST",
                                  headers={"Content-Type": CONTENT_TYPE})
-    return _open(req, timeout)
+    return _open(req, seconds)
 
 
 def post_json(url: str, **kwargs):
     """POST and read a JSON answer."""
     _, body, _ = post(url, **kwargs)
-    return json.loads(body)
+    return _json(body, url)
 
 
 def post_arrays(url: str, *, expected: tuple[str, ...] = (), **kwargs) -> dict[str, np.ndarray]:
     """POST and read named arrays."""
+    expected = _check_expected(expected)
     _, body, _ = post(url, **kwargs)
-    return bytes_to_arrays(body, expected=expected)
+    return _arrays(body, url, expected)
 
 
 __all__ = ["App", "HTTPError", "Request", "Response", "Server", "arrays_response", "get_arrays",
