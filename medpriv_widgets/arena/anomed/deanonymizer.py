@@ -36,14 +36,28 @@ from .wire import images_from_wire
 def target_probability(prediction: np.ndarray) -> np.ndarray:
     """Probability of pneumonia (N,) from an anonymizer's ``/predict`` answer: (N, 2) class
     probabilities, or (N,) probabilities (labels work, but saturate LiRA's score)."""
-    p = np.asarray(prediction, dtype=float)
+    try:
+        p = np.asarray(prediction)
+    except (TypeError, ValueError):  # ragged nested lists
+        p = None
+    if p is None or p.dtype.kind not in "biuf":
+        raise InvalidParameterError(
+            f"The target's answer must be probabilities, numbers of shape (N, 2) or (N,) in "
+            f"[0, 1]; got {type(prediction).__name__}"
+            f"{'' if p is None else f' of dtype {p.dtype}'}.")
+    p = p.astype(float)
     if p.ndim == 2 and p.shape[1] == 2:
         p = p[:, 1]
-    if p.ndim != 1 or not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
-        raise InvalidParameterError(
-            f"The target's answer must be probabilities, (N, 2) or (N,) in [0, 1]; got shape "
-            f"{np.asarray(prediction).shape}.")
-    return p
+    if p.ndim != 1:
+        got = f"shape {np.shape(prediction)}"
+    elif not np.isfinite(p).all():
+        got = f"{int((~np.isfinite(p)).sum())} NaN or infinite values"
+    elif p.size and (p.min() < 0 or p.max() > 1):
+        got = f"values from {p.min():.3g} to {p.max():.3g}"
+    else:
+        return p
+    raise InvalidParameterError(f"The target's answer must be probabilities, (N, 2) or (N,) in "
+                                f"[0, 1]; got {got}.")
 
 
 class LiraDeanonymizer:
