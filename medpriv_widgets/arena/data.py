@@ -88,6 +88,16 @@ class ScenarioData:
         return self.population.is_member
 
 
+def check_scenario_data(data) -> ScenarioData:
+    """``data`` after checking it is a :class:`ScenarioData` (InvalidParameterError if not)."""
+    if not isinstance(data, ScenarioData):
+        raise InvalidParameterError(
+            f"`data` must be a scenario's ScenarioData, made with "
+            f"scenario_data(get_scenario(name)) (or a board's `.data`); got "
+            f"{type(data).__name__}.")
+    return data
+
+
 def scenario_data(scenario: Scenario) -> ScenarioData:
     """The data of ``scenario`` (nothing is loaded until a field is read)."""
     if not isinstance(scenario, Scenario):
@@ -95,4 +105,4 @@ def scenario_data(scenario: Scenario) -> ScenarioData:
     return ScenarioData(scenario=scenario, shadows=ShadowModels(scenario.membership))
 
 
-__all__ = ["POPULATION_INDEX", "ScenarioData", "scenario_data"]
+__all__ = ["POPULATION_INDEX", "ScenarioData", "check_scenario_data", "scenario_data"]

@@ -31,7 +31,7 @@ import re
 
 import numpy as np
 
-from .._validate import check_real
+from .._validate import check_array, check_int, check_real
 from ..errors import InvalidParameterError
 from .attacks import get_attack
 from .board import Board
@@ -95,6 +95,7 @@ def _check_methods(submission, methods: tuple[str, ...], what: str) -> None:
 def check_probabilities(p, n: int, *, what: str) -> np.ndarray:
     """The probability of pneumonia (n,) from a defence's ``predict`` output, or
     InvalidParameterError with a sentence (shape, dtype, NaN, range, labels)."""
+    n = check_int("n", n, low=1)
     if not isinstance(p, np.ndarray):
         raise InvalidParameterError(f"{what} must return a numpy array; got {type(p).__name__}.")
     if p.dtype == bool:
@@ -129,6 +130,7 @@ def check_probabilities(p, n: int, *, what: str) -> np.ndarray:
 
 def check_scores(s, n: int, *, what: str) -> np.ndarray:
     """Membership scores (n,) from an attack's ``score`` output, or InvalidParameterError."""
+    n = check_int("n", n, low=0)
     if not isinstance(s, np.ndarray):
         raise InvalidParameterError(f"{what} must return a numpy array; got {type(s).__name__}.")
     if s.dtype == bool:
@@ -150,8 +152,20 @@ def check_scores(s, n: int, *, what: str) -> np.ndarray:
 def logit_scores(p_pneumonia: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """LiRA's score log(p_y / (1 − p_y)) of the true label, (N, 1), from probabilities
     (clipped to [1e-12, 1 − 1e-12]: saturated probabilities give ±27.6, not ±∞)."""
-    p = np.clip(np.asarray(p_pneumonia, float), 1e-12, 1 - 1e-12)
-    py = np.where(np.asarray(labels) == 1, p, 1 - p)
+    p = check_array("p_pneumonia", p_pneumonia, ndim=1, min_size=0,
+                    hint="Give one probability of pneumonia per X-ray.")
+    y = check_array("labels", labels, ndim=1, min_size=0,
+                    hint="Give one label (0 normal, 1 pneumonia) per X-ray.")
+    if y.shape != p.shape:
+        raise InvalidParameterError(f"`p_pneumonia` and `labels` must be of equal length, one per "
+                                    f"X-ray; got {p.size} and {y.size}.")
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise InvalidParameterError("`p_pneumonia` must hold probabilities in [0, 1]; apply a "
+                                    "sigmoid to logits first.")
+    if not np.isin(y, (0, 1)).all():
+        raise InvalidParameterError("`labels` must hold only 0 (normal) and 1 (pneumonia).")
+    p = np.clip(p.astype(float), 1e-12, 1 - 1e-12)
+    py = np.where(y == 1, p, 1 - p)
     return (np.log(py) - np.log1p(-py))[:, None]
 
 
@@ -282,8 +296,9 @@ def attack_split(data) -> dict:
     ``eval_nonmembers``; together ``eval``, shuffled, with ``eval_is_member`` — kept by the
     judge). Submitted attacks and the AnoMed challenge use it."""
     from ..data import patient_split
+    from .data import check_scenario_data
 
-    pop = data.population
+    pop = check_scenario_data(data).population
     ids = np.asarray(pop.patient_ids)
     seed = data.scenario.seed
     out = {}

@@ -20,10 +20,11 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .._validate import check_int
 from ..errors import InvalidParameterError
 from ..experiments.stage import Stage
 from ..progress import Progress
-from .data import ScenarioData, scenario_data
+from .data import ScenarioData, check_scenario_data, scenario_data
 from .defences import Defence
 from .scenarios import Scenario
 
@@ -51,6 +52,8 @@ class UpdateAttackResult:
 def attacked_members(data: ScenarioData, n: int) -> np.ndarray:
     """Population positions of ``n`` members to attack: members whose patient has another
     X-ray in the population first, in a seeded order."""
+    data = check_scenario_data(data)
+    n = check_int("n", n, low=1, hint="Give how many members to attack, e.g. 8.")
     pop = data.population
     ids = np.asarray(pop.patient_ids)
     _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)

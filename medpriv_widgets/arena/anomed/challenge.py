@@ -58,9 +58,10 @@ class ChallengeData:
 
 def challenge_data(data) -> ChallengeData:
     """The challenge of an arena scenario (its :class:`~medpriv_widgets.arena.data.ScenarioData`)."""
+    from ..data import check_scenario_data
     from ..submissions import attack_split
 
-    pop = data.population
+    pop = check_scenario_data(data).population
     X = images_to_uint8(pop.data.images)
     y = pop.data.labels.numpy().astype(np.uint8)
     split = attack_split(data)
