@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .._validate import check_int, check_open_unit
+from .._validate import check_array, check_int, check_mask, check_open_unit, check_real
 from ..errors import InvalidParameterError
 from ..stats import clopper_pearson_arrays
 from .scenarios import REPORT_FPRS
@@ -27,7 +27,28 @@ from .scenarios import REPORT_FPRS
 
 def resolved(n_nonmembers: int, fpr: float) -> bool:
     """True when ``n_nonmembers`` non-members allow at least one false accusation at ``fpr``."""
-    return math.floor(n_nonmembers * fpr + 1e-9) >= 1
+    n = check_int("n_nonmembers", n_nonmembers, low=0)
+    f = check_real("fpr", fpr, low=0.0, high=1.0, hint="Give a false-positive rate such as 0.001.")
+    return math.floor(n * f + 1e-9) >= 1
+
+
+def _check_membership(scores, is_member) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (N,) float and is_member (N,) bool, or InvalidParameterError with a sentence."""
+    s = check_array("scores", scores, hint="Give one membership score per X-ray.").ravel()
+    m = check_mask("is_member", is_member, hint="Give one True/False per X-ray.").ravel()
+    if s.shape != m.shape:
+        raise InvalidParameterError(f"`scores` and `is_member` must have the same length; got "
+                                    f"{s.size} and {m.size}.")
+    if m.all() or not m.any():
+        raise InvalidParameterError(f"`is_member` must contain both members and non-members; "
+                                    f"got {int(m.sum())} members out of {m.size}. Score X-rays "
+                                    f"from both groups.")
+    return s, m
+
+
+def _check_delta(delta) -> float:
+    return check_real("delta", delta, low=0.0, high=1.0, high_inclusive=False,
+                      hint="δ of the claimed guarantee, e.g. 1e-5.")
 
 
 def _lower_bounds(tp: np.ndarray, fp: np.ndarray, n_m: int, n_n: int, delta: float,
@@ -62,12 +83,9 @@ def audited_epsilon(*, scores, is_member, delta: float, confidence: float = 0.95
     on them; the bound reported is the one that threshold gives on the other half. 0 when the
     attack shows nothing. Both halves need members and non-members.
     """
-    s = np.asarray(scores, dtype=float).ravel()
-    m = np.asarray(is_member, dtype=bool).ravel()
-    if s.shape != m.shape or not np.isfinite(s).all():
-        raise InvalidParameterError("`scores` must be finite and as long as `is_member`.")
+    s, m = _check_membership(scores, is_member)
     conf = check_open_unit("confidence", confidence)
-    d = float(delta)
+    d = _check_delta(delta)
     rng = np.random.default_rng([check_int("seed", seed, low=0), 8080])
     choose = rng.permutation(s.size) < s.size // 2
     judge = ~choose
@@ -88,7 +106,10 @@ def membership_fields(*, scores, is_member, delta: float, confidence: float = 0.
     FPR with its interval and whether it is resolved, counts, and the audited ε."""
     from ..attacks.membership.roc import roc_auc, tpr_at_fpr
 
-    m = np.asarray(is_member, dtype=bool)
+    scores, m = _check_membership(scores, is_member)
+    delta = _check_delta(delta)
+    confidence = check_open_unit("confidence", confidence)
+    check_int("seed", seed, low=0)
     n_n = int((~m).sum())
     out = {"mia_auc": roc_auc(scores=scores, is_member=m), "n_members": int(m.sum()),
            "n_nonmembers": n_n}
