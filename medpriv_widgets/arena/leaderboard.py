@@ -69,7 +69,14 @@ class Leaderboard:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = check_path("path", path, what="a file")
-        if self.path.exists() and self.path.is_dir():
+        try:
+            is_dir = self.path.is_dir()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise InvalidParameterError(f"`path` must be a file name the file system accepts; "
+                                        f"{str(self.path)[:100]!r} is not "
+                                        f"({exc.strerror or exc}). Choose a shorter path.") \
+                from None
+        if is_dir:
             raise InvalidParameterError(f"`path` must be a file, not the folder {self.path}; "
                                         f"use e.g. {self.path / 'leaderboard.sqlite'}.")
         try:
