@@ -8,7 +8,7 @@ on one scale from 0 to 1; utility is the released model's test AUC.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,10 +43,49 @@ class ParetoPoint:
     on_front: bool
 
 
+def _listed(value) -> list | None:
+    """``value`` as a list, or None for a string or anything not iterable (a 0-d array)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return None
+    try:
+        return list(value)
+    except TypeError:
+        return None
+
+
+def _check_results(results) -> list[CellResult]:
+    rows = _listed(results)
+    if rows is None:
+        raise InvalidParameterError(f"`results` must be a list of CellResult (e.g. "
+                                    f"board.results()); got {type(results).__name__}.")
+    for r in rows:
+        if not isinstance(r, CellResult):
+            raise InvalidParameterError(f"`results` must hold CellResult objects (e.g. "
+                                        f"board.results()); got {type(r).__name__}.")
+    return rows
+
+
+def _check_names(name: str, value) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = _listed(value)
+    if names is None:
+        raise InvalidParameterError(f"`{name}` must be a list of names, e.g. ['none', "
+                                    f"'dpsgd-eps8'], or None; got {value!r:.100}.")
+    names = tuple(names)
+    if not all(isinstance(v, str) for v in names):
+        raise InvalidParameterError(f"`{name}` must hold names (strings); got {value!r:.100}.")
+    return names
+
+
 def pareto_points(results: Sequence[CellResult], *, attack: str | None = None
                   ) -> list[ParetoPoint]:
     """One point per defence: its utility and its risk against ``attack`` (None: the highest
     risk over every attack it faced — the hospital must survive the strongest)."""
+    results = _check_results(results)
+    if attack is not None and not isinstance(attack, str):
+        raise InvalidParameterError(f"`attack` must be an attack's name or None (the worst over "
+                                    f"all attacks); got {attack!r:.100}.")
     per: dict[str, list[CellResult]] = {}
     for r in results:
         if r.ok and (attack is None or r.attack == attack):
@@ -74,9 +113,11 @@ class Heatmap:
 def heatmap(results: Sequence[CellResult], *, defences: Sequence[str] | None = None,
             attacks: Sequence[str] | None = None) -> Heatmap:
     """Risk of every defence × attack (rows and columns in first-seen order unless given)."""
-    defences = tuple(defences) if defences is not None else tuple(
+    results = _check_results(results)
+    defences, attacks = _check_names("defences", defences), _check_names("attacks", attacks)
+    defences = defences if defences is not None else tuple(
         dict.fromkeys(r.defence for r in results))
-    attacks = tuple(attacks) if attacks is not None else tuple(
+    attacks = attacks if attacks is not None else tuple(
         dict.fromkeys(r.attack for r in results))
     values = np.full((len(defences), len(attacks)), math.nan)
     status = [["missing"] * len(attacks) for _ in defences]
