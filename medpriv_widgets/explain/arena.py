@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from .._validate import check_real
+from ..errors import InvalidParameterError
 from .numbers import format_epsilon, format_number, format_percent
 from .statement import Statement
 
@@ -75,7 +77,20 @@ def row_statement(row) -> Statement:
 
 def ranking_statement(*, best_defence: str, best_utility: float, best_risk: float,
                       baseline_utility: float, baseline_risk: float) -> Statement:
-    """What the top of the ranking means for a hospital, against training without defence."""
+    """What the top of the ranking means for a hospital, against training without defence.
+
+    Utilities are test AUCs and risks shares of attacked patients exposed, all in [0, 1]."""
+    if not isinstance(best_defence, str) or not best_defence.strip():
+        raise InvalidParameterError(f"`best_defence` must be the defence's name; got "
+                                    f"{best_defence!r:.100}.")
+    best_utility, baseline_utility = (
+        check_real(name, value, low=0.0, high=1.0, hint="Give the model's test AUC.")
+        for name, value in (("best_utility", best_utility),
+                            ("baseline_utility", baseline_utility)))
+    best_risk, baseline_risk = (
+        check_real(name, value, low=0.0, high=1.0,
+                   hint="Give the share of attacked patients exposed.")
+        for name, value in (("best_risk", best_risk), ("baseline_risk", baseline_risk)))
     lost = baseline_utility - best_utility
     text = (f"Of the defences on the Pareto front, “{best_defence}” exposes the fewest patients: "
             f"at most {_pct(best_risk, 'up')} of those attacked against "
