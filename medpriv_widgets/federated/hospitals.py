@@ -195,7 +195,21 @@ def union(hospitals: Sequence[Hospital]) -> ChestXrayData:
 
     import torch
 
+    try:
+        hospitals = list(hospitals)
+    except TypeError:
+        raise InvalidParameterError(f"`hospitals` must be a sequence of Hospital (from "
+                                    f"make_hospitals); got {type(hospitals).__name__}.") from None
+    if not hospitals or not all(isinstance(h, Hospital) for h in hospitals):
+        raise InvalidParameterError(
+            "`hospitals` must hold at least one Hospital (from make_hospitals); got "
+            f"{[type(h).__name__ for h in hospitals][:6]}. Pass the sites to pool.")
     records = [h.data for h in hospitals]
+    shapes = {tuple(r.images.shape[1:]) for r in records}
+    if len(shapes) > 1:
+        raise InvalidParameterError(
+            f"`hospitals` must all hold X-rays of one shape to be pooled; got {sorted(shapes)}. "
+            f"Build every site from the same pool (one image size).")
     ids = (None if any(r.patient_ids is None for r in records)
            else np.concatenate([r.patient_ids for r in records]))
     return dataclasses.replace(records[0], images=torch.cat([r.images for r in records]),

@@ -18,21 +18,43 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from .._validate import check_int
-from ..attacks.reconstruction import (Defense, SharedUpdate, client_update, make_scorer,
-                                      make_victim_model, reconstruct, verdict)
+from .._validate import check_choice, check_int
+from ..attacks.reconstruction import (Defense, SharedUpdate, check_images, client_update,
+                                      make_scorer, make_victim_model, reconstruct, verdict)
+from ..attacks.reconstruction.threat import as_labels
+from ..data.registry import SIZES
 from ..errors import InvalidParameterError
 from ..experiments.stage import Stage
 from ..progress import Progress
 from ..stopping import stop_requested
 from .secure_aggregation import secure_sum
+
+
+def _check_updates(updates) -> list[SharedUpdate]:
+    """A non-empty list of SharedUpdate of one model (same gradient shapes), else a sentence."""
+    try:
+        updates = list(updates)
+    except TypeError:
+        raise InvalidParameterError(
+            f"`updates` must be a list of SharedUpdate (one per hospital, from client_update); "
+            f"got {type(updates).__name__}.") from None
+    if not updates or not all(isinstance(u, SharedUpdate) for u in updates):
+        raise InvalidParameterError(
+            "`updates` must hold at least one SharedUpdate (one per hospital, from "
+            f"client_update); got {[type(u).__name__ for u in updates][:6]}.")
+    shapes = [tuple(tuple(g.shape) for g in u.gradient) for u in updates]
+    if len(set(shapes)) > 1:
+        raise InvalidParameterError(
+            "`updates` must all come from the same model (same gradient shapes) to be summed; "
+            "compute every hospital's update with the one global model.")
+    return updates
 
 
 def aggregate_updates(updates: list[SharedUpdate], *, secure: bool = True,
@@ -42,6 +64,9 @@ def aggregate_updates(updates: list[SharedUpdate], *, secure: bool = True,
     With ``secure`` the sum comes out of the secure-aggregation protocol (the server never held
     a single update); each hospital's B is public, so the server knows the total N·B.
     """
+    updates = _check_updates(updates)
+    check_choice("secure", secure, (True, False))
+    round_id = check_int("round_id", round_id, low=0)
     if len(updates) == 1:
         return updates[0]
     shapes = [tuple(g.shape) for g in updates[0].gradient]
@@ -110,17 +135,27 @@ class AggregateLeakage(Stage):
         check_int("batch_size", self.batch_size, low=1, high=64)
         check_int("iterations", self.iterations, low=1, high=100_000)
         check_int("seed", self.seed, low=0)
+        check_choice("size", self.size, SIZES)
         if self.images is None or self.labels is None:
             raise InvalidParameterError("`images` and `labels` must be given: the X-rays the "
                                         "hospitals hold.")
+        check_images(self.images)
         need = self.n_sites * self.batch_size
         if self.images.shape[0] < need:
             raise InvalidParameterError(
                 f"`images` must hold at least n_sites × batch_size = {need} X-rays; got "
-                f"{self.images.shape[0]}.")
+                f"{self.images.shape[0]}. Pass more X-rays or choose fewer sites.")
         if self.images.shape[-1] != self.size:
-            raise InvalidParameterError(f"`images` are {self.images.shape[-1]} px but `size` is "
-                                        f"{self.size}.")
+            raise InvalidParameterError(
+                f"`images` must be `size` = {self.size} px; got {self.images.shape[-1]} px. "
+                f"Set size={self.images.shape[-1]} or load X-rays of {self.size} px.")
+        labels = as_labels(self.labels)
+        if labels.numel() < need or (labels.numel() and (int(labels.min()) < 0
+                                                          or int(labels.max()) > 1)):
+            raise InvalidParameterError(
+                f"`labels` must hold at least {need} class numbers (0 = normal, 1 = pneumonia), "
+                f"one per X-ray; got {labels.numel()} with values "
+                f"{sorted(set(labels[:need].tolist()))[:4]}.")
 
     @property
     def title(self) -> str:
@@ -181,7 +216,12 @@ def leakage_stages(*, images, labels, n_sites=(1, 2, 4), local_steps: int = 1,
                    iterations: int = 200, size: int | None = None, seed: int = 0
                    ) -> list[AggregateLeakage]:
     """One :class:`AggregateLeakage` per number of hospitals (same X-rays, same attack)."""
-    size = int(images.shape[-1]) if size is None else size
+    if size is None:
+        size = int(check_images(images).shape[-1])
+    if isinstance(n_sites, (str, bytes)) or not isinstance(n_sites, Iterable):
+        raise InvalidParameterError(
+            f"`n_sites` must be a sequence of hospital counts such as (1, 2, 4); got {n_sites!r}.")
+    n_sites = [check_int("n_sites", n, low=1, high=16) for n in n_sites]
     return [AggregateLeakage(n_sites=int(n), local_steps=local_steps, size=size,
                              iterations=iterations, seed=seed, images=images, labels=labels)
             for n in n_sites]

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,10 +77,18 @@ def _hkdf(secret: bytes, info: str) -> bytes:
                 info=info.encode()).derive(secret)
 
 
+#: Most values one masked update may hold (8 bytes each: 400 MB of mask per pair of sites);
+#: the lessons' models have under a million parameters.
+MAX_LENGTH = 50_000_000
+
+
 def prg(seed: bytes, length: int) -> np.ndarray:
     """``length`` pseudo-random uint64 values from a 32-byte seed (ChaCha20 key stream)."""
-    if len(seed) != 32:
-        raise InvalidParameterError(f"`seed` must be 32 bytes; got {len(seed)}.")
+    if not isinstance(seed, (bytes, bytearray)) or len(seed) != 32:
+        raise InvalidParameterError(
+            f"`seed` must be 32 bytes (a key from the key agreement); got {seed!r:.60}.")
+    length = check_int("length", length, low=0, high=MAX_LENGTH,
+                       hint="Pass the number of values in one update.")
     stream = Cipher(algorithms.ChaCha20(seed, bytes(16)), mode=None).encryptor()
     return np.frombuffer(stream.update(bytes(8 * length)), dtype="<u8").astype(np.uint64)
 
@@ -289,6 +297,10 @@ class SecAggServer:
 
     def __init__(self, *, site_ids: Sequence[int], length: int, threshold: int | None = None,
                  round_id: str | int = 0) -> None:
+        if isinstance(site_ids, (str, bytes)) or not isinstance(site_ids, Iterable):
+            raise InvalidParameterError(
+                f"`site_ids` must be a sequence of hospital numbers such as [0, 1, 2]; got "
+                f"{site_ids!r:.60}.")
         ids = [check_int("site_ids", s, low=0) for s in site_ids]
         if len(ids) < 2 or len(set(ids)) != len(ids):
             raise InvalidParameterError(
@@ -300,7 +312,8 @@ class SecAggServer:
                           check_int("threshold", threshold, low=2, high=n,
                                     hint="At least 2 shares, at most one per hospital."))
         self.threshold = max(self.threshold, 2)
-        self.length = check_int("length", length, low=1)
+        self.length = check_int("length", length, low=1, high=MAX_LENGTH,
+                                hint="Pass the number of values in one update.")
         self.round_id = str(round_id)
         self._roster: dict[int, AdvertisedKeys] = {}
         self._masked: dict[int, MaskedInput] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
 from .._validate import check_choice, check_int, check_open_unit, check_positive, check_real
@@ -86,7 +87,9 @@ class FederationSettings:
 
     def __post_init__(self) -> None:
         check_choice("size", self.size, SUPPORTED_SIZES)
-        object.__setattr__(self, "sites", check_sites(self.sites or default_sites(4)))
+        # the default () (or None, or []) means the lessons' four hospitals
+        default = self.sites is None or (isinstance(self.sites, (tuple, list)) and not self.sites)
+        object.__setattr__(self, "sites", default_sites(4) if default else check_sites(self.sites))
         if self.n_images is not None:
             check_int("n_images", self.n_images, low=4 * len(self.sites))
         check_int("rounds", self.rounds, low=1, high=1000)
@@ -112,6 +115,10 @@ class FederationSettings:
             check_int("threshold", self.threshold, low=2, high=len(self.sites),
                       hint="At least 2 shares, at most one per hospital.")
         drops = []
+        if isinstance(self.dropouts, (str, bytes)) or not isinstance(self.dropouts, Iterable):
+            raise InvalidParameterError(
+                f"`dropouts` must be a sequence of (round, site index) pairs, or () for none; "
+                f"got {self.dropouts!r:.60}.")
         for item in self.dropouts:
             try:
                 r, k = item

@@ -17,11 +17,28 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validate import check_positive
+from ..errors import InvalidParameterError
 from ..stopping import StopToken, stop_requested
 from ..training import TrainConfig
 from ..training.config import sample_rate_for
 from ..training.loop import (PrivacyPlan, build_model, make_optimizer, make_private, unwrap,
                              logical_step, release_freed_memory)
+
+
+def _as_vector(name: str, value) -> np.ndarray:
+    """``value`` as a 1-D float64 array, or InvalidParameterError with a sentence."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        vec = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        vec = None
+    if vec is None or vec.ndim != 1:
+        raise InvalidParameterError(
+            f"`{name}` must be a 1-D array of numbers (a flattened model, see flatten()); got "
+            f"{type(value).__name__}{'' if vec is None else f' of shape {vec.shape}'}.")
+    return vec
 
 
 def flatten(model: nn.Module) -> np.ndarray:
@@ -31,7 +48,14 @@ def flatten(model: nn.Module) -> np.ndarray:
 
 def load_flat(model: nn.Module, vector: np.ndarray) -> nn.Module:
     """Write a vector from :func:`flatten` back into the model's parameters (in place)."""
-    vec = torch.as_tensor(np.asarray(vector, dtype=np.float64))
+    if not isinstance(model, nn.Module):
+        raise InvalidParameterError(f"`model` must be a torch model; got {type(model).__name__}.")
+    vec = torch.as_tensor(_as_vector("vector", vector))
+    need = sum(p.numel() for p in model.parameters())
+    if vec.numel() != need:
+        raise InvalidParameterError(
+            f"`vector` must hold one value per model parameter ({need}); got {vec.numel()}. "
+            f"Pass a vector from flatten() of a model of the same architecture.")
     offset = 0
     with torch.no_grad():
         for p in model.parameters():
@@ -106,6 +130,8 @@ def train_locally(*, global_model: nn.Module, images: torch.Tensor, labels: torc
 
 def clip_update(delta: np.ndarray, clip: float) -> tuple[np.ndarray, float]:
     """(delta scaled to L2 norm ≤ clip, its norm before clipping)."""
+    delta = _as_vector("delta", delta)
+    clip = check_positive("clip", clip, hint="Choose the site clipping norm S, e.g. 1.0.")
     norm = float(np.linalg.norm(delta))
     return (delta * (clip / norm) if norm > clip else delta), norm
 
