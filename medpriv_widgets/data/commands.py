@@ -34,7 +34,7 @@ def _emit(text: str) -> None:
         raise SystemExit(0) from None
 
 
-def next_steps(rows: list[dict]) -> list[str]:
+def _next_steps(rows: list[dict]) -> list[str]:
     """What to do about the files that are not usable, in words (empty when every size has a
     verified file)."""
     usable = {r["size"] for r in rows if r["selected"]}
@@ -71,7 +71,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     for row in table:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     lines.append("\n* = the file load_dataset() uses for that size.")
-    lines += next_steps(rows)
+    lines += _next_steps(rows)
     _emit("\n".join(lines))
     return 0
 

@@ -151,6 +151,8 @@ def find_local(size: int, split: str) -> tuple[Path, RegistryEntry, str] | None:
     Order: official in MEDPRIV_DATA_DIR, stand-in in MEDPRIV_DATA_DIR, official in the download
     cache. Raises :class:`ChecksumError` for a present file with the wrong md5.
     """
+    size = check_choice("size", size, SIZES)
+    split = check_choice("split", split, SPLITS)
     search = paths.data_search_dir()
     candidates = []
     if search is not None:
@@ -269,7 +271,13 @@ def load_dataset(*, size: int = 28, split: str = "train", path: str | os.PathLik
     if n_synthetic is not None:
         n_synthetic = check_int("n_synthetic", n_synthetic, low=1, high=200_000)
     if path is not None:
-        md5 = file_md5(path) if Path(path).is_file() else None
+        path = paths.check_path("path", path, what="a MedMNIST .npz file")
+        try:
+            present = path.is_file()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise DataUnavailableError(f"No usable file at {str(path)[:200]} ({exc.strerror}). "
+                                       f"Check the path.") from None
+        md5 = file_md5(path) if present else None
         entry = entry_for_md5(md5) if md5 else None
         return _with_index_ids(load_npz(path, split=split,
                                         source=entry.source if entry else None,

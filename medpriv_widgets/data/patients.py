@@ -19,6 +19,8 @@ from importlib import resources
 
 import numpy as np
 
+from ..errors import InvalidParameterError
+
 TABLE_NAME = "pneumoniamnist_patients.csv"
 
 
@@ -39,6 +41,22 @@ def _table() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _as_int_labels(labels) -> np.ndarray:
+    """``labels`` as an int64 array, refusing what is not whole numbers with a sentence."""
+    try:
+        arr = np.asarray(labels)
+    except (TypeError, ValueError):  # ragged nesting
+        arr = None
+    ok = arr is not None and arr.ndim >= 1 and (
+        arr.dtype.kind in "iub" or (arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr)))
+                                    and bool(np.all(arr == np.round(arr)))))
+    if not ok:
+        raise InvalidParameterError(
+            f"`labels` must be an array of whole class numbers (0 = normal, 1 = pneumonia), one "
+            f"per image in file order; got {labels!r:.80}.")
+    return arr.astype(np.int64)
+
+
 def shipped_patient_ids(split: str, labels) -> tuple[np.ndarray, np.ndarray] | None:
     """Pseudo-patient IDs for one official split from the shipped table.
 
@@ -53,11 +71,14 @@ def shipped_patient_ids(split: str, labels) -> tuple[np.ndarray, np.ndarray] | N
     (ids, linked) : (numpy str array (N,), numpy bool array (N,)), or None when the table has
     no such split or its labels differ from ``labels`` (not the official order).
     """
+    if not isinstance(split, str):
+        raise InvalidParameterError(f"`split` must be a split name such as 'train', 'val' or "
+                                    f"'test'; got {split!r:.60}.")
+    labels = _as_int_labels(labels)
     table = _table()
     if split not in table:
         return None
     t_labels, t_ids = table[split]
-    labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != t_labels.shape or not np.array_equal(labels, t_labels):
         return None
     linked = np.array([bool(p) for p in t_ids], dtype=bool)

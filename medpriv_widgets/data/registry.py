@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
+from ..errors import DataUnavailableError
 
 #: Base URL of the official files (Zenodo, MedMNIST+ v3). Override with ``MEDPRIV_DATA_URL`` (for a
 #: local mirror, or a test server on 127.0.0.1): files are then fetched from ``<base>/<filename>``.
@@ -142,16 +143,25 @@ def file_md5(path: str | os.PathLike) -> str:
     loads do not re-read large files. Like git's "racy" rule, a file modified in the last few
     seconds is always re-hashed: a same-size rewrite within one clock tick keeps its mtime.
     """
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    cached = _MD5_CACHE.get(key)
-    if cached is not None and time.time() - st.st_mtime > 3.0:
-        return cached
-    h = hashlib.md5()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    p = paths.check_path("path", path, what="a file")
+    try:
+        if not p.is_file():
+            raise DataUnavailableError(
+                f"`path` must be an existing file to checksum; {str(p)[:200]} is "
+                f"{'a folder' if p.is_dir() else 'not there'}. Check the path.")
+        st = p.stat()
+        key = (str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = _MD5_CACHE.get(key)
+        if cached is not None and time.time() - st.st_mtime > 3.0:
+            return cached
+        h = hashlib.md5()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:  # unreadable, or a name longer than the file system allows
+        raise DataUnavailableError(
+            f"Cannot read {str(p)[:200]} to checksum it ({exc.strerror or exc}). Check the path "
+            f"and its permissions.") from None
     digest = h.hexdigest()
     _MD5_CACHE[key] = digest
     return digest

@@ -7,13 +7,16 @@ compare members with non-members must split by patient instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from .._validate import check_int, check_real
 from ..errors import InvalidParameterError
 from .dataset import ChestXrayData
+
+#: Most images a split may index (the lessons' records hold at most a few hundred thousand).
+MAX_IMAGES = 10_000_000
 
 
 def patient_split(patient_ids=None, *, fractions: Sequence[float] = (0.5, 0.5), seed: int = 0,
@@ -51,10 +54,16 @@ def patient_split(patient_ids=None, *, fractions: Sequence[float] = (0.5, 0.5), 
         if n is None:
             raise InvalidParameterError(
                 "`patient_ids` is None, so `n` (the number of images) must be given; got n=None.")
-        n = check_int("n", n, low=1)
+        n = check_int("n", n, low=1, high=MAX_IMAGES,
+                      hint="Pass the number of images in the record to split.")
         codes = np.arange(n)
     else:
-        ids = np.asarray(patient_ids)
+        try:
+            ids = np.asarray(patient_ids)
+        except (TypeError, ValueError):  # ragged nesting
+            raise InvalidParameterError(
+                f"`patient_ids` must be a 1-D array with one id per image; got "
+                f"{patient_ids!r:.80}.") from None
         if ids.ndim != 1 or ids.shape[0] == 0:
             raise InvalidParameterError(
                 f"`patient_ids` must be a non-empty 1-D array (one id per image); got shape "
@@ -62,8 +71,16 @@ def patient_split(patient_ids=None, *, fractions: Sequence[float] = (0.5, 0.5), 
         if n is not None and check_int("n", n, low=1) != ids.shape[0]:
             raise InvalidParameterError(
                 f"`n` must equal len(patient_ids) = {ids.shape[0]}; got {n}.")
-        _, codes = np.unique(ids, return_inverse=True)
+        try:
+            _, codes = np.unique(ids, return_inverse=True)
+        except TypeError:  # ids of mixed kinds (numbers and texts) cannot be sorted
+            raise InvalidParameterError(
+                "`patient_ids` must be ids of one kind (all texts or all numbers); got "
+                f"{sorted({type(i).__name__ for i in ids})}. Convert them with .astype(str).") from None
         n = ids.shape[0]
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Iterable):
+        raise InvalidParameterError(
+            f"`fractions` must be a sequence of shares such as (0.5, 0.5); got {fractions!r:.60}.")
     fracs = [check_real(f"fractions[{i}]", f, low=0.0, high=1.0, low_inclusive=False)
              for i, f in enumerate(fractions)]
     if not fracs:
@@ -101,5 +118,9 @@ def split_by_patient(data: ChestXrayData, *, fractions: Sequence[float] = (0.5, 
 
     Uses ``data.patient_ids`` when present, otherwise one image = one patient.
     """
+    if not isinstance(data, ChestXrayData):
+        raise InvalidParameterError(
+            f"`data` must be a ChestXrayData (from load_dataset or make_phantoms); got "
+            f"{type(data).__name__}.")
     parts = patient_split(data.patient_ids, fractions=fractions, seed=seed, n=len(data))
     return [data.subset(idx) for idx in parts]
