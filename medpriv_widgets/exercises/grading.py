@@ -23,32 +23,31 @@ Instructors::
 from __future__ import annotations
 
 import json
+import os
 import pprint
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InvalidParameterError
 from ..paths import check_path
-from . import EXERCISES, lessons
-from .notebooks import ANSWER_TAG
+from . import EXERCISES
+from .notebooks import ANSWER_TAG, _check_lesson
 
 PLUGIN = "medpriv_widgets.exercises.grading.AnswerCellsOnly"
 _ANSWER_LINE = re.compile(r"^\s*answer_\d\d_\w+\s*=", re.M)
 
 
-def _check_lesson(lesson) -> str:
-    if lesson not in lessons():
-        raise InvalidParameterError(f"`lesson` must be one of {', '.join(lessons())} (the "
-                                    f"lessons with exercises); got {lesson!r}.")
-    return lesson
-
-
 def test_file(exercise_id: str) -> str:
     """An otter OK-format test (Python source) for one exercise: 1 point when the check says
     right."""
-    ex = EXERCISES[exercise_id]
+    ex = EXERCISES.get(exercise_id) if isinstance(exercise_id, str) else None
+    if ex is None:
+        raise InvalidParameterError(
+            f"`exercise_id` must be one of the exercises ({', '.join(EXERCISES)}); got "
+            f"{exercise_id!r:.60}. See `medpriv exercises list`.")
     code = (">>> from medpriv_widgets.exercises import verdict\n"
             f">>> verdict({ex.id!r}, {ex.variable})\n"
             "'right'")
@@ -66,13 +65,18 @@ def write_autograder(lesson: str, path: str | Path) -> Path:
     target = check_path("path", path, what="a .zip file or a folder")
     if target.suffix != ".zip":
         target = target / f"{lesson}_autograder.zip"
-    target.parent.mkdir(parents=True, exist_ok=True)
     config = {"lang": "python", "plugins": [PLUGIN], "print_summary": False, "logo": False}
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("otter_config.json", json.dumps(config, indent=2))
-        for ex in EXERCISES.values():
-            if ex.lesson == lesson:
-                zf.writestr(f"tests/{ex.variable}.py", test_file(ex.id))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("otter_config.json", json.dumps(config, indent=2))
+            for ex in EXERCISES.values():
+                if ex.lesson == lesson:
+                    zf.writestr(f"tests/{ex.variable}.py", test_file(ex.id))
+    except OSError as exc:  # unwritable, or a name longer than the file system allows
+        raise InvalidParameterError(
+            f"`path` cannot take the autograder: {str(target)[:200]} gives "
+            f"'{exc.strerror or exc}'. Choose a writable folder with a shorter name.") from None
     return target
 
 
@@ -118,7 +122,13 @@ def grade(submissions, *, lesson: str, autograder: str | Path | None = None) -> 
     (requirements-dev.txt, or ``pip install otter-grader==7.0.0``).
     """
     lesson = _check_lesson(lesson)
+    if isinstance(submissions, (str, bytes, os.PathLike)) or not isinstance(submissions, Iterable):
+        raise InvalidParameterError(
+            f"`submissions` must be a list of notebook files, e.g. [Path('anna.ipynb')]; got "
+            f"{submissions!r:.60}. Put a single notebook in a list.")
     paths = [check_path("submissions", s, what="a notebook file") for s in submissions]
+    if autograder is not None:
+        autograder = check_path("autograder", autograder, what="an autograder .zip file")
     if not paths:
         raise InvalidParameterError("`submissions` must name at least one notebook; got none.")
     try:
@@ -134,7 +144,11 @@ def grade(submissions, *, lesson: str, autograder: str | Path | None = None) -> 
         for path in paths:
             row = {"submission": path.name, "score": 0, "possible": len(ids),
                    **{i: 0 for i in ids}, "error": ""}
-            if not path.is_file():
+            try:
+                present = path.is_file()
+            except OSError:  # e.g. a name longer than the file system allows
+                present = False
+            if not present:
                 row["error"] = f"{path} does not exist."
                 rows.append(row)
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from .._validate import check_real
 from ..explain.numbers import format_number
 from .core import AnswerForm, Exercise, Outcome
 
@@ -17,9 +18,20 @@ Q, STEPS, DELTA = 0.01, 1000, 1e-5
 SIGMA_EPS8, SIGMA_EPS1 = 0.587, 1.419
 
 
-@functools.lru_cache(maxsize=256)
+#: The σ an answer may give (the answer form's range).
+SIGMA_LOW, SIGMA_HIGH = 0.05, 100
+
+
 def run_epsilon(sigma: float) -> float:
-    """ε of the exercises' DP-SGD run at noise multiplier ``sigma`` (δ = 1e-5)."""
+    """ε of the exercises' DP-SGD run at noise multiplier ``sigma`` (δ = 1e-5), for σ in
+    [SIGMA_LOW, SIGMA_HIGH]."""
+    sigma = check_real("sigma", sigma, low=SIGMA_LOW, high=SIGMA_HIGH,
+                       hint="The exercises ask for a noise multiplier such as 1.0.")
+    return _run_epsilon(sigma)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_epsilon(sigma: float) -> float:
     from ..privacy.accounting import dpsgd_epsilon
 
     return dpsgd_epsilon(noise_multiplier=sigma, sample_rate=Q, steps=STEPS, delta=DELTA)
@@ -59,7 +71,7 @@ EXERCISES = [
             "0.01**, for **1,000 steps**, with δ = 10⁻⁵. Choose the **noise multiplier σ** (one "
             "decimal, e.g. `1.5`) so that the whole run spends **at most ε = 2** — with as "
             "little noise as possible (less noise, better accuracy)."),
-        form=AnswerForm("number", low=0.05, high=100),
+        form=AnswerForm("number", low=SIGMA_LOW, high=SIGMA_HIGH),
         judge=_judge_sigma,
         hint=("More noise means smaller ε. Try a σ, read the ε the check reports, and move σ "
               "by 0.1 until ε just fits under 2."),
@@ -71,7 +83,7 @@ EXERCISES = [
             f"For the same run (q = 0.01, 1,000 steps, δ = 10⁻⁵), ε = 8 needs σ ≈ {SIGMA_EPS8}. "
             "**Predict** the σ that **ε = 1** needs (one decimal). The check computes the ε "
             "your σ would really spend."),
-        form=AnswerForm("number", low=0.05, high=100),
+        form=AnswerForm("number", low=SIGMA_LOW, high=SIGMA_HIGH),
         judge=_judge_halve,
         hint=("The lesson says: halving ε roughly doubles the noise. Eight times less ε is three "
               "halvings — but the doubling is only rough; the check tells you the ε of your σ."),

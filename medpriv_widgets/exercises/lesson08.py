@@ -7,15 +7,21 @@ Recomputes the exact Clopper–Pearson range the arena reports
 
 from __future__ import annotations
 
+from .._validate import check_int
 from ..explain.numbers import format_count, format_percent
 from .core import AnswerForm, Exercise, Outcome
 
 FPR, STEP = 0.001, 100
+#: Most children an answer may name (the answer form's range).
+N_HIGH = 10**7
 
 
 def upper(n: int) -> float:
-    """Upper end of the 95 % range of the FPR after 0 false accusations among ``n``."""
+    """Upper end of the 95 % range of the FPR after 0 false accusations among ``n`` (1 to
+    N_HIGH)."""
     from ..stats import clopper_pearson
+
+    n = check_int("n", n, low=1, high=N_HIGH, hint="Give a number of children such as 2500.")
 
     return clopper_pearson(successes=0, trials=n)[1]
 
@@ -49,7 +55,7 @@ EXERCISES = [
             "accuses none of them. The arena reports the false-positive rate with its 95 % range "
             "(Clopper–Pearson). How many such children must be tested **at least** for that range "
             "to lie entirely **at or below 0.1 %**? Answer to within 100 children (e.g. `2500`)."),
-        form=AnswerForm("integer", low=1, high=10**7),
+        form=AnswerForm("integer", low=1, high=N_HIGH),
         judge=_judge,
         hint=("With n children and no false accusation, the upper end of the range is "
               "1 − 0.025^(1/n), roughly 3.7 / n. Try a number and let the check tell you the range."),

@@ -14,11 +14,14 @@ this module makes.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
+from ..errors import InvalidParameterError
+from ..paths import check_path
 from . import EXERCISES, lessons
 from .core import KINDS, LESSON_NOTEBOOKS, Exercise
 
@@ -74,6 +77,15 @@ def _cell(kind: str, source: str, cell_id: str, *, answer_of: str | None = None,
     return cell
 
 
+def _check_lesson(lesson) -> str:
+    """``lesson`` when it is a lesson with exercises ('02'), else InvalidParameterError."""
+    known = lessons()
+    if not isinstance(lesson, str) or lesson not in known:
+        raise InvalidParameterError(f"`lesson` must be one of {', '.join(known)} (the lessons with "
+                                    f"exercises); got {lesson!r:.60}.")
+    return lesson
+
+
 def _form_comment(ex: Exercise) -> str:
     return f"your answer: {ex.form.expected}"
 
@@ -96,10 +108,8 @@ def _exercise_cells(ex: Exercise, *, solved: bool) -> list[NotebookNode]:
 def exercise_cells(lesson: str, *, solved: bool = False) -> list[NotebookNode]:
     """The cells appended to lesson ``lesson`` ('02'): the intro, the import and, per exercise,
     the question, the answer cell (``None``, or the solution when ``solved``) and the check."""
+    lesson = _check_lesson(lesson)
     chosen = [ex for ex in EXERCISES.values() if ex.lesson == lesson]
-    if not chosen:
-        raise ValueError(f"Lesson {lesson!r} has no exercises; lessons with exercises: "
-                         f"{', '.join(lessons())}.")
     cells = [_cell("markdown", INTRO, f"ex-{lesson}-intro"),
              _cell("code", "from medpriv_widgets.exercises import check", f"ex-{lesson}-import")]
     for ex in chosen:
@@ -143,6 +153,10 @@ def _title(lesson: str) -> str:
 def solution_notebook(lesson: str, *, metadata: dict | None = None) -> NotebookNode:
     """The instructors' notebook of lesson ``lesson``: every exercise answered and checked, with
     the reason; it runs on its own (no lesson cells needed)."""
+    lesson = _check_lesson(lesson)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidParameterError(f"`metadata` must be a dict (a notebook's metadata) or None; "
+                                    f"got {type(metadata).__name__}.")
     ids = ", ".join(ex.id for ex in EXERCISES.values() if ex.lesson == lesson)
     head = [
         _cell("markdown", f"# Solutions · {lesson} {_title(lesson)}\n\n*For instructors.* The "
@@ -184,16 +198,31 @@ def _write_if_changed(nb: NotebookNode, path: Path) -> bool:
 
 
 def solution_path(notebooks: Path, lesson: str) -> Path:
-    return Path(notebooks) / SOLUTIONS_FOLDER / LESSON_NOTEBOOKS[lesson].replace(
+    """Where :func:`update` writes the solution notebook of ``lesson`` under ``notebooks``."""
+    notebooks = check_path("notebooks", notebooks, what="the lessons' folder")
+    lesson = _check_lesson(lesson)
+    return notebooks / SOLUTIONS_FOLDER / LESSON_NOTEBOOKS[lesson].replace(
         ".ipynb", "_solutions.ipynb")
 
 
 def update(notebooks: str | Path, *, lessons_only: list[str] | None = None) -> list[Path]:
     """Append the current exercises to every lesson in ``notebooks`` that has them, and write
     the solution notebooks to ``notebooks/solutions``; returns the files that changed."""
-    folder = Path(notebooks)
+    folder = check_path("notebooks", notebooks, what="the lessons' folder")
+    if lessons_only is not None and (isinstance(lessons_only, (str, bytes))
+                                     or not isinstance(lessons_only, Iterable)):
+        raise InvalidParameterError(f"`lessons_only` must be a list of lessons such as ['02'], or "
+                                    f"None for all; got {lessons_only!r:.60}.")
+    chosen = [_check_lesson(lesson) for lesson in lessons_only or lessons()]
+    try:
+        is_folder = folder.is_dir()
+    except OSError:  # e.g. a name longer than the file system allows
+        is_folder = False
+    if not is_folder:
+        raise InvalidParameterError(f"`notebooks` must be the folder that holds the lessons; "
+                                    f"{str(folder)[:200]} is not a folder. Pass e.g. 'notebooks'.")
     changed = []
-    for lesson in lessons_only or lessons():
+    for lesson in chosen:
         path = folder / LESSON_NOTEBOOKS[lesson]
         if not path.is_file():
             continue
