@@ -173,8 +173,25 @@ def diagnose(*, profile: str = "workshop", seats: int = 1) -> list[Check]:
     return rows + ([room] if room is not None else [])
 
 
+def _check_rows(rows) -> list[Check]:
+    """``rows`` as a non-empty list of :class:`Check`, else InvalidParameterError."""
+    from .errors import InvalidParameterError
+
+    try:
+        rows = list(rows)
+    except TypeError:
+        rows = None
+    if not rows or not all(isinstance(r, Check) for r in rows):
+        raise InvalidParameterError(
+            "`rows` must be a non-empty list of Check, as diagnose() returns; got "
+            f"{'nothing' if not rows else [type(r).__name__ for r in rows][:4]}. Pass the rows "
+            f"of diagnose().")
+    return rows
+
+
 def as_table(rows: list[Check]) -> str:
     """A plain-text table, one line per row, then what to do."""
+    rows = _check_rows(rows)
     width = max(len(r.name) for r in rows)
     lines = [f"{'check':<{width}}  {'status':<9}  found"]
     lines += [f"{r.name:<{width}}  {r.status:<9}  {r.found}" for r in rows]
@@ -187,6 +204,8 @@ def as_table(rows: list[Check]) -> str:
 
 
 def as_json(rows: list[Check]) -> dict:
+    """The rows as JSON-ready data: ``ready`` (no row is 'not ready') and ``checks``."""
+    rows = _check_rows(rows)
     return {"ready": all(r.status != NOT_READY for r in rows), "checks": [asdict(r) for r in rows]}
 
 

@@ -40,17 +40,28 @@ def prepare(folder: str | os.PathLike, *, source: str | os.PathLike | None = Non
 
     src = lessons_source() if source is None else check_path("source", source, what="a folder")
     dest = check_path("folder", folder, what="a folder")
-    lessons = sorted(src.glob("[0-9][0-9]_*.ipynb"))
+    try:
+        lessons = sorted(src.glob("[0-9][0-9]_*.ipynb"))
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise DataError(f"Cannot read the lessons in {str(src)[:200]} ({exc.strerror or exc}): "
+                        f"pass the folder that holds them (a source checkout's notebooks/).") from None
     if not lessons:
         raise DataError(f"No lesson notebooks (NN_name.ipynb) in {src}: pass the folder that "
                         f"holds them (a source checkout's notebooks/).")
-    dest.mkdir(parents=True, exist_ok=True)
     out = []
-    for path in lessons:
-        nb = without_exercises(nbformat.read(path, as_version=4))
-        target = dest / path.name
-        nbformat.write(nb, target)
-        out.append(target)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in lessons:
+            nb = without_exercises(nbformat.read(path, as_version=4))
+            target = dest / path.name
+            nbformat.write(nb, target)
+            out.append(target)
+    except OSError as exc:  # unwritable, or a name longer than the file system allows
+        from .errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"`folder` cannot take the dashboards: {str(dest)[:200]} gives "
+            f"'{exc.strerror or exc}'. Choose a writable folder with a shorter name.") from None
     return out
 
 
@@ -58,6 +69,7 @@ def voila_command(folder: str | os.PathLike, *, port: int = DEFAULT_PORT, ip: st
                   open_browser: bool = False) -> list[str]:
     """The command line that serves ``folder`` with Voila (code hidden, tracebacks hidden)."""
     port = check_int("port", port, low=1, high=65535)
+    ip = _check_ip(ip)
     cmd = [sys.executable, "-m", "voila", str(folder), f"--port={port}", f"--Voila.ip={ip}",
            "--strip_sources=True", "--show_tracebacks=False",
            # one lesson may take minutes to compute outside FAST mode: do not give up on it
@@ -65,6 +77,15 @@ def voila_command(folder: str | os.PathLike, *, port: int = DEFAULT_PORT, ip: st
     if not open_browser:
         cmd.append("--no-browser")
     return cmd
+
+
+def _check_ip(ip) -> str:
+    if not isinstance(ip, str) or not ip.strip() or any(c.isspace() for c in ip):
+        from .errors import InvalidParameterError
+
+        raise InvalidParameterError(f"`ip` must be the address to listen on, such as "
+                                    f"'127.0.0.1' or '0.0.0.0'; got {ip!r:.60}.")
+    return ip
 
 
 def default_folder() -> Path:
@@ -76,6 +97,9 @@ def serve(*, folder: str | os.PathLike | None = None, port: int = DEFAULT_PORT,
     """Prepare the dashboards and run Voila in the foreground until Ctrl-C; its exit status."""
     import subprocess
 
+    # checked before the copies are made: a wrong port should not cost a minute of copying
+    port = check_int("port", port, low=1, high=65535)
+    ip = _check_ip(ip)
     target = default_folder() if folder is None else check_path("folder", folder, what="a folder")
     copies = prepare(target)
     print(f"medpriv serve: {len(copies)} lessons as dashboards from {target}; open "
