@@ -1,7 +1,7 @@
 """Lesson 03 in a real browser, as a workshop attendee does it (MEDPRIV_FAST=1: 28 px, 600
 children, 2 epochs, so a training run takes seconds).
 
-Run All (trains the non-private model and ε = 8); move the ε slider and read the clipping and
+Run All (under MEDPRIV_FAST the notebook trains the non-private model and ε = 8 itself); move the ε slider and read the clipping and
 noise it implies; press Train and watch the progress until a test AUC appears beside the
 non-private one; start another run, press Stop, and check the lab says it stopped and still
 trains when asked again.
@@ -55,9 +55,12 @@ def test_lesson_03_epsilon_train_and_stop(lab):
     from medpriv_widgets.training import fast_config
 
     fast = fast_config()  # what the notebook shows when the kernel got MEDPRIV_FAST=1
-    assert f"size={fast.size}," in output and f"n_train={fast.n_train}," in output, (
-        "the notebook did not pick the MEDPRIV_FAST settings")
-    assert re.search(r"DP-SGD\s+\(\s*ε = [0-9.]+\):\s+AUC 0\.\d+", output)
+    from medpriv_widgets.explain.numbers import format_count
+
+    # The lab says what it trains on (no TrainConfig printout): the FAST size and count.
+    setting = f"{fast.size} × {fast.size} px chest X-rays: {format_count(fast.n_train)} for training"
+    assert setting in output, "the notebook did not pick the MEDPRIV_FAST settings"
+    assert re.search(r"DP-SGD\s+\(ε = [0-9.]+\)\s+test AUC 0\.\d+", output), output[-2000:]
 
     # --- the ε slider: the σ/C readout follows it (larger ε, less noise)
     eps_before = lab.slider_readout(SLIDER)
@@ -82,7 +85,7 @@ def test_lesson_03_epsilon_train_and_stop(lab):
     full = lab.progress_fraction(PROGRESS)
     assert full > 0.95, f"the progress bar is not full after the run ({full:.0%})"
     table = lab.text(TABLE)
-    assert re.search(r"This model \(ε = 1[0-9]\.\d+\)", table), table
+    assert re.search(r"This model \(ε = 1[0-9](\.\d+)?\)", table), table
     assert "Not private" in table
     aucs = _aucs(table)
     assert len(aucs) == 2 and all(0.0 <= a <= 1.0 for a in aucs), table
@@ -109,7 +112,7 @@ def test_lesson_03_epsilon_train_and_stop(lab):
     assert status.startswith("done in"), status
     table = lab.text(TABLE)
     assert "stopped early" not in table
-    assert re.search(rf"This model \(ε = {eps_stop}\.\d+\)|This model \(ε = [34]\.\d+\)", table)
+    assert re.search(rf"This model \(ε = ({eps_stop}|[34])(\.\d+)?\)", table), table
     assert len(_aucs(table)) == 2
     lab.snap("lesson03_trained", LAB)
     lab.assert_no_errors("after training and stopping")
