@@ -15,7 +15,6 @@ import math
 import time
 
 import ipywidgets as W
-import plotly.graph_objects as go
 from IPython.display import display
 
 from ..arena.attacks import get_attack
@@ -27,6 +26,7 @@ from ..errors import NotComputedYet
 from ..experiments import human_seconds
 from ..explain import format_percent, ranking_statement, row_statement
 from ._common import BackgroundJob, MessageArea, progress_text, synthetic_data_notes
+from .plotting import FigureWidget
 
 WORST = "worst case over all attacks"
 
@@ -70,8 +70,8 @@ class ArenaLab:
         self.attack_picker = W.Dropdown(options=options, value="", description="Risk from:",
                                         style={"description_width": "initial"},
                                         layout=W.Layout(width="420px"))
-        self.heat = go.FigureWidget()
-        self.pareto = go.FigureWidget()
+        self.heat = FigureWidget()
+        self.pareto = FigureWidget()
         self._init_figures()
         self.ranking = W.HTML()
         self.table = W.HTML()

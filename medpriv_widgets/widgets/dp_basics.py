@@ -21,7 +21,6 @@ from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 
 from ..errors import MedprivError, PrivacyBudgetError
 from ..explain.dp_basics import counting_statement, spread_text, survey_statement
@@ -29,6 +28,7 @@ from ..explain.numbers import format_count, format_number
 from ..privacy import mechanisms as M
 from ..privacy.ledger import PrivacyLedger
 from ._common import MessageArea
+from .plotting import FigureWidget
 
 __all__ = ["CountingQueryLab", "RandomizedResponseLab", "BudgetLab", "cohort_labels",
            "fresh_ledger"]
@@ -125,7 +125,7 @@ class CountingQueryLab(_Lab):
                                    icon="question")
         self.answer_html = W.HTML()
         self.statement = None
-        self.fig = go.FigureWidget(layout=dict(
+        self.fig = FigureWidget(layout=dict(
             height=400, margin=dict(l=60, r=20, t=80, b=50),
             xaxis_title="noisy answer (number of children with pneumonia)",
             yaxis_title="probability density", legend=dict(orientation="h", y=-0.25)))
@@ -252,7 +252,7 @@ class RandomizedResponseLab(_Lab):
                                    icon="users")
         self.summary = W.HTML()
         self.statement = None
-        self.fig = go.FigureWidget(layout=dict(
+        self.fig = FigureWidget(layout=dict(
             height=330, margin=dict(l=60, r=20, t=50, b=50), bargap=0.05,
             xaxis=dict(title="estimated share of 'yes' (outside 0–100%: drawn at the edge)",
                        range=[-0.02, 1.02], tickformat=".0%"),

@@ -19,7 +19,6 @@ import threading
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 
 from .._validate import check_int, check_positive
 from ..cache import ResultStore, default_store
@@ -34,6 +33,7 @@ from ..federated.leakage import AggregateLeakage, LeakageResult
 from ..progress import Progress
 from ._common import BackgroundJob, MessageArea
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
+from .plotting import FigureWidget
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
                "Not for clinical use.")
@@ -125,7 +125,7 @@ class FederatedLab:
         self.view_received = W.Image(format="png", layout=W.Layout(width="180px", height="180px"))
         self.attack_text = W.HTML()
         self.attack_images = W.HBox()
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="global model",
                                 line={"width": 4, "color": "black"})
         for i, spec in enumerate(settings.sites):

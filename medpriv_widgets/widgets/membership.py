@@ -15,7 +15,6 @@ import time
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 from IPython.display import display
 
 from ..attacks.membership.roc import compare_with_bound, roc_band
@@ -29,7 +28,7 @@ from ..explain.membership import precompute_command, split_statement
 from ._common import (BackgroundJob, MessageArea, progress_text, synthetic_data_notes,
                       synthetic_message)
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
-from .plotting import band_polygon, clip_log
+from .plotting import FigureWidget, band_polygon, clip_log
 
 ATTACK_LABELS = {"lira_online": "LiRA (online)", "lira_offline": "LiRA (offline)",
                  "loss": "Loss threshold"}
@@ -122,7 +121,7 @@ class MembershipLab:
         self.data_warning = MessageArea()
         if self._synthetic_notes:
             self.data_warning.show(synthetic_message(self._synthetic_notes), kind="warning")
-        self.figure = go.FigureWidget()
+        self.figure = FigureWidget()
         self._init_figure()
         self.gallery = W.HBox(layout=W.Layout(flex_flow="row wrap"))
 

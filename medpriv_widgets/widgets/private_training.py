@@ -14,7 +14,6 @@ import math
 import threading
 
 import ipywidgets as W
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .._validate import check_positive
@@ -27,6 +26,7 @@ from ..explain.training import setting_text, validation_gap_statement
 from ..training import (DEFAULT_EPSILONS, EpochRecord, TrainConfig, load_pool, load_test,
                         plan_privacy, prepare_data)
 from ._common import BackgroundJob, MessageArea, synthetic_data_notes, synthetic_message
+from .plotting import FigureWidget
 
 ATTRIBUTION = ("Chest X-rays: Kermany et al. 2018 (CC BY 4.0) via MedMNIST (Yang et al. 2023). "
                "Not for clinical use.")
@@ -111,7 +111,7 @@ class PrivateTrainingLab:
         self.status = W.HTML()
         self.setting = W.HTML()
         self.table = W.HTML()
-        self.figure = go.FigureWidget(make_subplots(
+        self.figure = FigureWidget(make_subplots(
             rows=1, cols=2, subplot_titles=("Training loss",
                                             "Validation AUC (held-back training X-rays)")))
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="loss", row=1, col=1)

@@ -35,6 +35,7 @@ from ..experiments.stage import human_seconds
 from ..explain import format_sigma, format_sigmas, one_update_statement, run_epsilon_text
 from ._common import BackgroundJob, MessageArea
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
+from .plotting import FigureWidget
 
 DEFENSES = {
     "none": "No defense (plain FedSGD)",
@@ -181,7 +182,7 @@ class ReconstructionLab:
         self.original = W.Box(layout=W.Layout(flex_flow="row wrap", max_width="560px"))
         self.rebuilt = W.Box(layout=W.Layout(flex_flow="row wrap", max_width="560px"))
         self.score_html = W.HTML()
-        self.figure = go.FigureWidget(
+        self.figure = FigureWidget(
             data=[go.Scatter(x=[], y=[], mode="lines+markers", name="PSNR")],
             layout=go.Layout(height=260, width=440, margin=dict(l=50, r=10, t=36, b=40),
                              title=dict(text="Reconstruction quality", font=dict(size=14)),

@@ -15,7 +15,6 @@ import time
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 from IPython.display import display
 
 from ..attacks.membership.roc import compare_with_bound, roc_band
@@ -32,7 +31,7 @@ from ._common import (BackgroundJob, MessageArea, progress_text, synthetic_data_
                       synthetic_message)
 from .images import PIXELATED_CLASS, PIXELATED_CSS, to_png
 from .membership import percent_log_axis, visible_band
-from .plotting import band_polygon, clip_log
+from .plotting import FigureWidget, band_polygon, clip_log
 
 #: The profile parts this dashboard reads.
 PARTS = ("membership", "equal_epsilon", "reconstruction")
@@ -108,8 +107,8 @@ class RiskUtilityDashboard:
         for img in (self.original, self.rebuilt):
             img.add_class(PIXELATED_CLASS)
         self.recon_caption = W.HTML()
-        self.figure = go.FigureWidget()
-        self.equal_figure = go.FigureWidget()
+        self.figure = FigureWidget()
+        self.equal_figure = FigureWidget()
         self.equal_table = W.HTML()
         self._init_figures()
 
@@ -169,9 +168,13 @@ class RiskUtilityDashboard:
                         yaxis=dict(title="rate", range=[0, 1.05]), legend=dict(y=-0.35, orientation="h"),
                         title="Utility and risk across the ε grid")
         g = self.equal_figure
-        for colour in ("#1a73e8", "#9334e6"):
-            g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, width=2))
-            g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, dash="dash"))
+        # Every trace is named when it is created: a name first set inside a later
+        # batch_update did not always reach the browser (the legend showed "trace 1").
+        for colour, (label, _, _) in zip(("#1a73e8", "#9334e6"), self.profile.equal_settings):
+            g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, width=2),
+                          name=f"{label}: measured")
+            g.add_scatter(x=[], y=[], mode="lines", line=dict(color=colour, dash="dash"),
+                          name=f"{label}: bound")
         # The 95 % range of each measured curve (traces 4, 5), kept out of the legend: the title
         # says what the shading is, and the legend stays one entry per curve.
         for j, fill in enumerate(EQUAL_BAND_COLOURS):
