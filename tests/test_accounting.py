@@ -226,3 +226,15 @@ def test_tiny_noise_uses_rdp_fast_and_stays_monotone():
     tiny = A.dpsgd_epsilon(noise_multiplier=0.1, **kw)
     above = A.dpsgd_epsilon(noise_multiplier=A.PRV_MIN_NOISE_MULTIPLIER, **kw)
     assert tiny > below > above > 0
+
+
+@pytest.mark.parametrize("accountant", ["prv", "rdp"])
+def test_huge_noise_is_accounted_at_the_cap_never_below(accountant):
+    from medpriv_widgets.privacy.accounting import SIGMA_ACCOUNTED_MAX
+
+    kw = dict(sample_rate=0.01, steps=1000, delta=1e-5, accountant=accountant)
+    at_cap = A.dpsgd_epsilon(noise_multiplier=SIGMA_ACCOUNTED_MAX, **kw)
+    below = A.dpsgd_epsilon(noise_multiplier=SIGMA_ACCOUNTED_MAX / 10, **kw)
+    for sigma in (1e6, 1e300):  # overflowed inside Opacus before (a raw OverflowError)
+        eps = A.dpsgd_epsilon(noise_multiplier=sigma, **kw)
+        assert eps == at_cap and 0.0 <= eps <= below < 0.01

@@ -407,11 +407,17 @@ def _bounded_prv(history: History, delta: float) -> float:
 
 #: Below this noise multiplier σ² underflows: the privacy loss is beyond floating point (∞).
 _SIGMA_NO_PRIVACY = 1e-150
+#: Above this noise multiplier the accountants overflow (σ = 1e300) or take tens of seconds
+#: (σ = 1e6). ε never grows with σ, so ε at this σ is an upper bound for any larger σ: reported
+#: instead, it can only overstate the risk, never understate it (ε ≈ 0.0006 for q = 0.01 and
+#: 1,000 steps).
+SIGMA_ACCOUNTED_MAX = 1e4
 
 
 def _epsilon(history: History, delta: float, accountant: str) -> float:
     if any(s < _SIGMA_NO_PRIVACY for s, _, _ in history):
         return math.inf  # no noise (or too little for floating point): no privacy at all
+    history = tuple((min(s, SIGMA_ACCOUNTED_MAX), q, t) for s, q, t in history)
     if accountant == "rdp" or any(s < PRV_MIN_NOISE_MULTIPLIER for s, _, _ in history):
         return _rdp_epsilon(history, delta)
     return _bounded_prv(history, delta)
