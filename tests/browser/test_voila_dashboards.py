@@ -128,10 +128,6 @@ def test_lesson_02_as_a_code_free_dashboard(voila, browser_page, tmp_path):
         raise
 
 
-@pytest.mark.xfail(reason="plotly 7's FigureWidget (on anywidget) draws its axes but no traces "
-                          "under Voila 0.5.13 here (it does in JupyterLab): the counting figure "
-                          "stays empty and never redraws. Known gap of the code-free mode.",
-                   strict=False)
 def test_lesson_02_figure_redraws_in_voila(voila, browser_page, tmp_path):
     page = browser_page
     lab = LabSession(page=page, server=voila, workspace="voila", artifacts=tmp_path / "browser")
