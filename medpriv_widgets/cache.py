@@ -118,7 +118,16 @@ class ResultCache:
         return self.directory / config_key(config)
 
     def __contains__(self, config: dict) -> bool:
-        return (self.path_for(config) / "result.pt").is_file()
+        """True when :meth:`get` would answer from the cache (an entry of another version is a
+        miss there, so it is not "in" here either: a dashboard must not count it as ready)."""
+        entry = self.path_for(config)
+        if not (entry / "result.pt").is_file():
+            return False
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return False
+        return isinstance(meta, dict) and meta.get("version") == __version__
 
     def get(self, config: dict) -> Any | None:
         """The cached value, or None on a miss. A damaged entry raises CacheError."""

@@ -125,5 +125,7 @@ def test_an_entry_of_another_version_is_computed_again(tmp_path):
     meta["version"] = "0.0.0"
     (entry / "meta.json").write_text(json.dumps(meta))
     assert cache.get({"k": 1}) is None
+    assert {"k": 1} not in cache  # "in" agrees with get: not counted as ready
     assert cache.get_or_compute({"k": 1}, lambda: "new") == "new"
     assert json.loads((entry / "meta.json").read_text())["version"] == __version__
+    assert {"k": 1} in cache
