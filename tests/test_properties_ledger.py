@@ -100,6 +100,8 @@ fields = st.sampled_from(["epsilon", "delta", "total_epsilon", "total_delta", "s
 def test_a_forged_record_of_the_wrong_sign_or_type_is_refused(record, field, value):
     if field == "budget.epsilon" and value == 1e308:
         return  # a larger budget of the right type and sign: a checksum is not a signature
+    if field == "note" and isinstance(value, str):
+        return  # any text is a valid note: a forged note of the right type is not detectable
     with tempfile.TemporaryDirectory() as folder:
         path = _ledger_with_history(Path(folder))
         changed = []
