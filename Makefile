@@ -30,12 +30,12 @@ lessons:
 	done
 
 # Two workers (CI and a laptop have two cores; most tests use one). Each file stays on one
-# worker, so a notebook's cells run in order in one kernel; files go out in collection order
-# (the long browser tests first) instead of largest-file-first, which left them to run one after
-# another at the end: 32 min on one worker, 25 min reordered, shorter in collection order.
+# worker, so a notebook's cells run in order in one kernel. Measured on 2 cores: 32 min on one
+# worker; 25 min with two (xdist's largest-file-first order); 29 min with the browser tests
+# first (two browser lessons at once slowed each other more than they saved).
 test: $(DEV_STAMP) chromium chp
 	MEDPRIV_CHP=$(CURDIR)/$(CHP) MEDPRIV_FAST=1 OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 \
-	    $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --nbval-lax \
+	    $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax \
 	    -p no:cacheprovider --durations=15 tests notebooks
 
 env: $(RUNTIME_STAMP)
