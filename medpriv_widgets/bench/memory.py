@@ -27,21 +27,11 @@ import time
 from pathlib import Path
 
 from . import peak_rss_mb
+from .lessons import QUICK_LESSONS, _load
+from .lessons import notebooks_dir as _lessons_dir
 
 TARGET_MB = 1200.0
-QUICK_LESSONS = ("00_start_here", "02_differential_privacy_basics")
 _TAG = "MEDPRIV_KERNEL_PEAK_RSS_MB"
-
-
-def _lessons_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "notebooks"
-
-
-def _load() -> float:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except OSError:
-        return float("nan")
 
 
 def kernel_peak(path: Path, *, env: dict, timeout_s: float = 3600) -> dict:
