@@ -6,8 +6,9 @@
               the workshop's membership setting, fewer ε values, one training seed.
 ``workshop``  an instructor's laptop the night before: the membership setting with 16 shadow
               models, DP targets at ε ∈ {1, 2, 4, 8}, the training lab's ε grid over three seeds,
-              the reconstructions. ``medpriv bench mia`` measures exactly this membership
-              setting (:data:`~medpriv_widgets.experiments.membership.MEMBERSHIP`).
+              the reconstructions, and lesson 01's re-identification network (64 px, 8
+              epochs). ``medpriv bench mia`` measures exactly this membership setting
+              (:data:`~medpriv_widgets.experiments.membership.MEMBERSHIP`).
 
 The ``sigma`` part solves, for every ε of the private-training lab's slider, the noise σ it
 needs (:class:`~medpriv_widgets.experiments.noise.NoiseForEpsilon`, seconds each), so that the
@@ -29,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 from .._validate import check_choice, check_int
+from ..attacks.reidentification import ReidSettings, ReidTraining
 from ..errors import InvalidParameterError
 from .membership import MEMBERSHIP, DPTarget, MembershipSettings, ShadowModels
 from .membership.reconstruction import TargetReconstruction
@@ -39,7 +41,8 @@ from .training import training_grid
 INF = math.inf
 
 #: What a profile can compute, in the order it is computed.
-PARTS = ("sigma", "membership", "equal_epsilon", "reconstruction", "training")
+PARTS = ("sigma", "membership", "equal_epsilon", "reconstruction", "training",
+         "reidentification")
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ class Profile:
     one, trained with the shadow models); ``equal_epsilon`` and ``equal_settings`` ((label, DP
     batch size, DP epochs) pairs): the equal-ε explorer, two DP-SGD settings with the same ε;
     ``train_seeds``: seeds of the private-training lab's ε grid (64 px); ``reconstruction_
-    iterations``: attack iterations of the reconstruction sweep.
+    iterations``: attack iterations of the reconstruction sweep; ``reid``: lesson 01's
+    re-identification network (``None``: not part of this profile).
     """
 
     name: str
@@ -60,6 +64,7 @@ class Profile:
     equal_settings: tuple[tuple[str, int, int], ...]
     train_seeds: tuple[int, ...]
     reconstruction_iterations: int
+    reid: ReidSettings | None = None
 
     def __post_init__(self) -> None:
         members = (self.membership.n_population or 10**9) // 2
@@ -89,7 +94,8 @@ PROFILES: dict[str, Profile] = {
         equal_epsilon=4.0,
         equal_settings=(("small batches, few epochs", 16, 2),
                         ("large batches, many epochs", 250, 30)),
-        train_seeds=(0, 1, 2), reconstruction_iterations=150),
+        train_seeds=(0, 1, 2), reconstruction_iterations=150,
+        reid=ReidSettings(size=64, epochs=8)),
 }
 
 
@@ -141,6 +147,11 @@ def profile_stages(name: str, *, parts=PARTS, seed: int = 0) -> list[Stage]:
 
         for s in profile.train_seeds:
             stages += training_grid(base=TrainConfig(seed=s))
+    if "reidentification" in parts and profile.reid is not None:
+        # The stage's cache key holds a fingerprint of the X-rays, so they are loaded here
+        # (about a second) — the lesson's lab builds the same key from the same files.
+        stage = ReidTraining(settings=profile.reid)
+        stages.append(ReidTraining.for_data(profile.reid, stage.load_data()))
     return stages
 
 

@@ -105,7 +105,7 @@ class XrayLookupLab:
             self.train_button.disabled = False
             self.message.show(
                 f"The network is not trained yet: press “Train the network” (about "
-                f"{human_seconds(self.stage.estimate_seconds())} on 2 CPU cores).", kind="info")
+                f"{human_seconds(self.stage.estimate_seconds())} on this machine now).", kind="info")
         else:
             self.next_query()
 

@@ -26,6 +26,8 @@ from ..._validate import check_choice, check_int, check_real
 from ...data import patient_split
 from ...device import device_label
 from ...experiments import Stage
+from ...experiments.speed import probe_seconds
+from ...experiments.threads import with_threads
 from ...progress import Progress
 from ...stopping import StopToken, stop_requested
 from .anonymise import anonymise_images
@@ -33,11 +35,15 @@ from .data import ReidData, load_reid_data
 from .metrics import pixel_embeddings, retrieval_metrics
 from .model import EmbeddingNet, augment, contrastive_loss
 
-#: Training images per second at 64 px on two CPU cores of a shared, loaded project machine
-#: (measured: 113/s with one thread, load average 6); used only for the up-front estimate, so
-#: that it holds on a busy machine. Small images are dominated by overheads: the rate grows
-#: only like size^-0.45 (28 px: 163/s measured).
-TRAIN_IMAGES_PER_SECOND_64 = 120.0
+#: Cost of training on one 64 px X-ray (width 16, one thread), in units of the machine-speed
+#: probe (:mod:`medpriv_widgets.experiments.speed`), so the up-front estimate holds on a busy
+#: machine as on a quiet one. Measured (``medpriv bench reid``, 2-core project machine, load
+#: 1–2): 3.2 ms per image with the probe at 0.0145 s. Small images are dominated by overheads:
+#: the cost falls only like size^0.45.
+UNITS_PER_TRAIN_IMAGE_64 = 0.23
+#: Measuring on the held-out patients (embeddings, pixel baseline, anonymised queries): 13 s
+#: at the same probe.
+UNITS_FIXED = 900.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class ReidSettings:
 
     source: str = "pediatric"
     size: int = 64
-    epochs: int = 10
+    epochs: int = 8
     batch_patients: int = 64
     width: int = 16
     dim: int = 128
@@ -121,14 +127,24 @@ class ReidTraining(Stage):
         return load_reid_data(source=s.source, size=s.size, n_synthetic=s.n_synthetic,
                               seed=s.seed)
 
-    def estimate_seconds(self) -> float:
+    def estimate_units(self) -> float:
+        """Cost of :meth:`compute` in probe units (two X-rays per training patient and epoch)."""
         s = self.settings
         patients = {"pediatric": 4097, "nih": 264}[s.source] * (1 - s.test_fraction)
         images = 2 * patients * s.epochs
-        rate = TRAIN_IMAGES_PER_SECOND_64 * (64 / s.size) ** 0.45 * (16 / s.width) ** 2
-        return images / rate + 10.0
+        per_image = UNITS_PER_TRAIN_IMAGE_64 * (s.size / 64) ** 0.45 * (s.width / 16) ** 2
+        return images * per_image + UNITS_FIXED
+
+    def estimate_seconds(self) -> float:
+        """Expected wall seconds of :meth:`compute` on this machine now (probe-scaled)."""
+        return self.estimate_units() * probe_seconds()
 
     def compute(self, *, cache=None, stop: StopToken | None, device=None) -> Iterator[Progress]:
+        # One CPU thread: faster on a busy machine, and the same numbers on every machine
+        # (medpriv_widgets.experiments.threads; two threads at load 8 took 1,907 s, not 3 min).
+        return with_threads(self._train(stop=stop, device=device), device=device)
+
+    def _train(self, *, stop: StopToken | None, device) -> Iterator[Progress]:
         s = self.settings
         device = torch.device("cpu") if device is None else torch.device(device)
         total = s.epochs + 1
@@ -222,5 +238,5 @@ def load_model(result: dict) -> EmbeddingNet:
     return net.eval()
 
 
-__all__ = ["ReidSettings", "ReidTraining", "TRAIN_IMAGES_PER_SECOND_64", "load_model",
+__all__ = ["ReidSettings", "ReidTraining", "UNITS_PER_TRAIN_IMAGE_64", "load_model",
            "split_patients"]
