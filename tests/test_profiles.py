@@ -71,6 +71,25 @@ def test_the_workshop_profile_prepares_everything_the_binder_lessons_read():
     assert binder and all(repr(s.key()) in workshop for s in binder)
 
 
+def test_the_workshop_profile_trains_the_network_lesson_01_reads(no_data_dir):
+    # lesson 01 (FAST off) builds its lab from these settings on the same X-rays: the stage
+    # precompute caches must have the very key the lab looks up
+    import json
+    from pathlib import Path
+
+    from medpriv_widgets.attacks.reidentification import ReidSettings, ReidTraining
+
+    (stage,) = profile_stages("workshop", parts=("reidentification",))
+    assert stage.settings == PROFILES["workshop"].reid == ReidSettings(size=64, epochs=8)
+    lab_stage = ReidTraining.for_data(stage.settings,
+                                      ReidTraining(settings=stage.settings).load_data())
+    assert lab_stage.key() == stage.key()
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "01_anonymization_is_not_enough.ipynb"
+    code = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"])
+    assert "else ReidSettings(size=64, epochs=8)" in code
+    assert profile_stages("binder", parts=("reidentification",)) == []
+
+
 def test_unknown_profile_part_and_off_grid_epsilon_rejected():
     with pytest.raises(InvalidParameterError, match="profile"):
         profile_stages("huge")
