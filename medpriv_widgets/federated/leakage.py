@@ -31,6 +31,7 @@ from ..attacks.reconstruction import (Defense, SharedUpdate, check_images, clien
 from ..attacks.reconstruction.threat import as_labels
 from ..data.registry import SIZES
 from ..errors import InvalidParameterError
+from ..experiments.speed import probe_seconds
 from ..experiments.stage import Stage
 from ..progress import Progress
 from ..stopping import stop_requested
@@ -176,7 +177,12 @@ class AggregateLeakage(Stage):
                 "iterations": self.iterations, "seed": self.seed, "images": self._fingerprint}
 
     def estimate_seconds(self) -> float:
-        return 1.0 + self.iterations * 0.02 * self.n_sites * self.batch_size * self.local_steps
+        """Expected wall seconds on this machine now: probe units (experiments/speed.py), fitted
+        to timed runs at 28 px, 200 iterations (one hospital 1.9 s, the sum of four 3.6 s at a
+        probe of 0.0105–0.015 s; 8.4 s for both in a fresh process): about 250 units to set
+        up, 0.1 per iteration and X-ray."""
+        images = self.n_sites * self.batch_size * self.local_steps
+        return (250.0 + 0.1 * self.iterations * images * (self.size / 28) ** 2) * probe_seconds()
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
         t0 = time.perf_counter()

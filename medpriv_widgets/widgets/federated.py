@@ -24,6 +24,7 @@ from .._validate import check_int, check_positive
 from ..cache import ResultStore, default_store
 from ..device import choose_device, device_label
 from ..errors import InvalidParameterError
+from ..experiments import human_seconds
 from ..explain.federated import (comparison_statement, leakage_statement, secure_view_statement,
                                  site_budget_statement)
 from ..federated import (LOCKED, LOCKED_NOW, Federation, FederationResult, FederationSettings,
@@ -118,6 +119,7 @@ class FederatedLab:
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Progress:",
                                       layout=W.Layout(width="360px"))
         self.status = W.HTML()
+        self.costs = W.HTML()
         self.sites = W.HTML()
         self.comparison = W.HTML()
         self.view_text = W.HTML()
@@ -155,7 +157,7 @@ class FederatedLab:
             W.HTML(f"<b>Federated learning across hospitals</b> "
                    f"<small>({html.escape(ATTRIBUTION)})</small>{PIXELATED_CSS}"),
             self.sites, W.HBox([self.rounds, self.secure]), self.budget,
-            W.HBox([self.train_button, self.stop_button, self.compare_button]),
+            W.HBox([self.train_button, self.stop_button, self.compare_button]), self.costs,
             W.HBox([self.progress, self.status]), self.figure, self.comparison, view, attack,
             self.messages])
         self.widget.add_class("medpriv-federated")
@@ -163,6 +165,7 @@ class FederatedLab:
                         (self.budget, "budget"), (self.train_button, "train"),
                         (self.stop_button, "stop"), (self.compare_button, "compare"),
                         (self.progress, "progress"), (self.status, "status"),
+                        (self.costs, "costs"),
                         (self.figure, "figure"), (self.comparison, "comparison"),
                         (view, "server-view"), (self.view_text, "view-text"),
                         (self.view_received, "view-received"), (attack, "attack"),
@@ -209,13 +212,16 @@ class FederatedLab:
                                "nothing about real diagnosis.", kind="warning")
         return fed
 
-    def _cached_result(self) -> FederationResult | None:
+    def _train_stage(self) -> Federation:
+        """The stage Train would run (with budgets: on fresh ledgers, as each Train starts)."""
         ledgers = None
         if self._budgeted:
-            # the key of a run on fresh budgets (each Train starts them afresh)
             ledgers = _FreshLedgers(self.current_settings(), float(self.budget.value),
                                     self.settings.delta)
-        return self.stage(ledgers=ledgers).load(self.cache)
+        return self.stage(ledgers=ledgers)
+
+    def _cached_result(self) -> FederationResult | None:
+        return self._train_stage().load(self.cache)
 
     def _show_cached(self) -> None:
         if self.job.running:
@@ -230,6 +236,10 @@ class FederatedLab:
         else:
             self.status.value = "No run with these settings yet: press Train."
             self._show_view(None)
+        try:
+            self._show_costs()
+        except Exception as exc:
+            self.messages.show_error(exc)
 
     # ------------------------------------------------------------------ drawing
     def _show_sites(self, record: RoundRecord | None) -> None:
@@ -335,6 +345,13 @@ class FederatedLab:
             w.disabled = running
         self.stop_button.disabled = not running
 
+    def _finished(self, _stopped: bool) -> None:
+        self._set_running(False)
+        try:
+            self._show_costs()
+        except Exception as exc:  # shown in place; the lab keeps working
+            self.messages.show_error(exc)
+
     def run(self, *, wait: bool = True) -> None:
         """Train (or read) the federation the controls describe; rounds stream in."""
         if self.job.running:
@@ -370,7 +387,7 @@ class FederatedLab:
 
         self.job.start(lambda stop: fed.run(cache=self.cache, stop=stop), on_item=on_item,
                        on_error=self.messages.show_error,
-                       on_done=lambda _s: self._set_running(False), wait=wait)
+                       on_done=self._finished, wait=wait)
 
     def compare(self, *, wait: bool = True) -> None:
         """Train (or read) centralised training on all hospitals' X-rays and each alone."""
@@ -405,20 +422,14 @@ class FederatedLab:
                 self._show_comparison()
 
         self.job.start(make, on_item=on_item, on_error=self.messages.show_error,
-                       on_done=lambda _s: self._set_running(False), wait=wait)
+                       on_done=self._finished, wait=wait)
 
     def attack(self, *, wait: bool = True) -> None:
         """Gradient inversion on one hospital's plain update and on the secure sum of all."""
         if self.job.running:
             return
         try:
-            fed = self.stage()
-            test = fed._data[1]
-            n = len(self.settings.sites)
-            stages = {k: AggregateLeakage(n_sites=k, size=self.settings.size,
-                                          iterations=self.attack_iterations,
-                                          seed=self.settings.seed, images=test.images[: n],
-                                          labels=test.labels[: n]) for k in (1, n)}
+            stages = self._attack_stages()
         except Exception as exc:
             self.messages.show_error(exc)
             return
@@ -440,7 +451,31 @@ class FederatedLab:
             self._show_attack()
 
         self.job.start(make, on_item=on_item, on_error=self.messages.show_error,
-                       on_done=lambda _s: self._set_running(False), wait=wait)
+                       on_done=self._finished, wait=wait)
+
+    def _attack_stages(self) -> dict[int, AggregateLeakage]:
+        """{1: the attack on one hospital's update, n: on the secure sum of all n}."""
+        test = self.stage()._data[1]
+        n = len(self.settings.sites)
+        return {k: AggregateLeakage(n_sites=k, size=self.settings.size,
+                                    iterations=self.attack_iterations, seed=self.settings.seed,
+                                    images=test.images[: n], labels=test.labels[: n])
+                for k in (1, n)}
+
+    def _show_costs(self) -> None:
+        """What each button will cost on this machine now (0 where the cache has it)."""
+        fed = self._train_stage()
+        train = fed.seconds_left(self.cache)
+        compare = sum(st.seconds_left(self.cache) for st in
+                      baseline_stages(self.current_settings(), fed.hospitals, fed._data[1]).values())
+        attack = sum(st.seconds_left(self.cache) for st in self._attack_stages().values())
+
+        def cost(seconds: float) -> str:
+            return "ready" if seconds <= 0 else f"about {human_seconds(max(seconds, 1.0))}"
+
+        self.costs.value = (f"<small>On this machine now — Train: {cost(train)} · Compare with "
+                            f"centralised: {cost(compare)} · Attack: {cost(attack)}. Each runs "
+                            f"when you press it, with a progress bar and Stop.</small>")
 
     def _show_attack(self) -> None:
         boxes, texts = [], []

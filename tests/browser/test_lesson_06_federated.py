@@ -25,6 +25,7 @@ TRAIN = ".medpriv-federated-train"
 STATUS = ".medpriv-federated-status"
 FIGURE = ".medpriv-federated-figure"
 ATTACK = ".medpriv-federated-attack-text"
+COSTS = ".medpriv-federated-costs"
 
 
 def test_lesson_06_hospitals_secure_aggregation_rounds_and_budgets(lab):
@@ -53,6 +54,8 @@ def test_lesson_06_hospitals_secure_aggregation_rounds_and_budgets(lab):
     plot = lab.plot_signature(FIGURE)
     lab.press_slider(ROUNDS, "ArrowLeft")
     lab.wait_text(STATUS, r"No run with these settings yet")
+    # what pressing Train will cost is said before it is pressed (the rest is cached: ready)
+    lab.wait_text(COSTS, r"Train: about \d+ (s|min) .*Compare with centralised: \w+")
     lab.watch(STATUS)
     lab.click(TRAIN)
     status = lab.wait_seen(STATUS, r"done: global test AUC 0\.\d{3}", timeout_s=300)
