@@ -14,9 +14,11 @@ appended to the copy that runs. A cell that raises ends that lesson's runs (``er
 On demand (full run only): what the labs compute when a reader presses their button, each in
 a fresh process on an empty cache, timed against the estimate the lab showed before
 (``estimate_s``, ``measured_s``, ``ratio`` = measured / estimate; the target is 0.7–1.3):
-lesson 03's Train at ε = 8 (the model without privacy first, then ε = 8), lesson 05's Compute
-(the shadow models and the target), then lesson 07's Compute (the rest of its dashboard, on
-the cache lesson 05 left). Data must be present (``MEDPRIV_DATA_DIR`` or a download);
+lesson 01's "Train the network", lesson 03's Train at ε = 8 (the model without privacy first,
+then ε = 8), lesson 05's Compute (the shadow models and the target), then lesson 07's Compute
+(the rest of its dashboard, on the cache lesson 05 left), lesson 06's Train, "Compare with
+centralised" and "Attack the server's view" (in that order, on one cache) and its DP lab's
+Train. Data must be present (``MEDPRIV_DATA_DIR`` or a download);
 otherwise the lessons run on synthetic phantoms and the result says ``synthetic``.
 
 Context: ``device``, ``torch_threads`` (the kernels' default; the training stages pin one
@@ -131,6 +133,37 @@ elif what == "05_compute":
     est = sum(s.seconds_left(lab.cache) for s in lab._stages(lab.eps_picker.value))
     t0 = time.perf_counter(); lab.compute(wait=True); t = time.perf_counter() - t0
     ok, synthetic = lab.result is not None, bool(lab.result is not None and lab.result.synthetic)
+elif what == "01_train":
+    from medpriv_widgets.attacks.reidentification import ReidSettings
+    from medpriv_widgets.widgets.reidentification import XrayLookupLab
+    lab = XrayLookupLab(settings=ReidSettings(size=64, epochs=8))
+    est = lab.stage.seconds_left(lab.cache)
+    t0 = time.perf_counter(); lab.train(wait=True); t = time.perf_counter() - t0
+    ok, synthetic = lab.result is not None, bool(lab.result and lab.result["synthetic"])
+elif what.startswith("06_"):
+    from medpriv_widgets.federated import FederationSettings, default_sites
+    from medpriv_widgets.widgets.federated import FederatedLab
+    if what == "06_dp_train":
+        lab = FederatedLab(settings=FederationSettings(
+            sites=default_sites(4), rounds=20, noise_multiplier=1.5, batch_size=64,
+            local_steps=10, lr=0.1), budget=2.0)
+    else:
+        lab = FederatedLab(settings=FederationSettings(sites=default_sites(4), rounds=20))
+    fed = lab._train_stage()
+    if what in ("06_train", "06_dp_train"):
+        est, act = fed.seconds_left(lab.cache), lab.run
+    elif what == "06_compare":
+        from medpriv_widgets.federated.baselines import baseline_stages
+        est = sum(st.seconds_left(lab.cache) for st in baseline_stages(
+            lab.current_settings(), fed.hospitals, fed._data[1]).values())
+        act = lab.compare
+    else:
+        est, act = sum(st.seconds_left(lab.cache) for st in lab._attack_stages().values()), lab.attack
+    t0 = time.perf_counter(); act(wait=True); t = time.perf_counter() - t0
+    ok = {"06_compare": len(lab.baselines) == len(lab.settings.sites) + 1,
+          "06_attack": len(lab.leakage) == 2}.get(
+        what, lab.result is not None and not lab.result.stopped)
+    synthetic = bool(fed._data[0].synthetic)
 else:
     from medpriv_widgets.widgets.tradeoff import RiskUtilityDashboard
     dash = RiskUtilityDashboard(profile="binder")
@@ -150,7 +183,9 @@ def on_demand_times(*, progress: bool = True) -> dict:
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="medpriv-bench-demand-") as tmp:
-        for what, cache in (("03_train", "c03"), ("05_compute", "c05"), ("07_compute", "c05")):
+        for what, cache in (("01_train", "c01"), ("03_train", "c03"), ("05_compute", "c05"),
+                            ("07_compute", "c05"), ("06_train", "c06"), ("06_compare", "c06"),
+                            ("06_attack", "c06"), ("06_dp_train", "c06dp")):
             env = dict(os.environ, MEDPRIV_CACHE_DIR=str(Path(tmp) / cache),
                        MEDPRIV_LEDGER_DIR=str(Path(tmp) / "ledgers"))
             env.pop("MEDPRIV_FAST", None)
