@@ -34,13 +34,6 @@ class FigureWidget(go.FigureWidget):
     "trace 1" as their legend name, and under Voila no trace was drawn at all. Here every change
     also refreshes the whole state, which views read when they open (open views draw only the
     one-off messages: the browser model's handler for a new whole state does nothing).
-
-    Order matters, because a view can open between two messages: a restyle, relayout or update
-    sets values, so applying it twice is harmless — the whole state goes first, and a view that
-    opens in between reads the new state and then applies the change again. Adding, deleting or
-    moving traces is not harmless twice, so the whole state follows those (the labs do them
-    only while building a figure, before any view exists). Lesson 08's heat-map was once drawn
-    empty under load when the state followed a restyle.
     """
 
     def _refresh_state(self) -> None:
@@ -48,12 +41,12 @@ class FigureWidget(go.FigureWidget):
         self._widget_data = deepcopy(self._data)
 
     def _send_relayout_msg(self, *args, **kwargs):
-        self._refresh_state()
         super()._send_relayout_msg(*args, **kwargs)
+        self._refresh_state()
 
     def _send_restyle_msg(self, *args, **kwargs):
-        self._refresh_state()
         super()._send_restyle_msg(*args, **kwargs)
+        self._refresh_state()
 
     def _send_addTraces_msg(self, *args, **kwargs):
         super()._send_addTraces_msg(*args, **kwargs)
@@ -64,12 +57,12 @@ class FigureWidget(go.FigureWidget):
         self._refresh_state()
 
     def _send_update_msg(self, *args, **kwargs):
-        self._refresh_state()
         super()._send_update_msg(*args, **kwargs)
+        self._refresh_state()
 
     def _send_animate_msg(self, *args, **kwargs):
-        self._refresh_state()
         super()._send_animate_msg(*args, **kwargs)
+        self._refresh_state()
 
     def _send_deleteTraces_msg(self, *args, **kwargs):
         super()._send_deleteTraces_msg(*args, **kwargs)
