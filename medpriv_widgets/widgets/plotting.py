@@ -34,6 +34,11 @@ class FigureWidget(go.FigureWidget):
     "trace 1" as their legend name, and under Voila no trace was drawn at all. Here every change
     also refreshes the whole state, which views read when they open (open views draw only the
     one-off messages: the browser model's handler for a new whole state does nothing).
+
+    The whole state must follow the one-off message, not precede it: the browser's model also
+    applies each one-off to its own copy of the data, and a batched restyle carries null for
+    the traces a batch did not touch, which deletes those properties from the copy (tried:
+    lesson 07's bound curves were named "trace 1" again in views opened afterwards).
     """
 
     def _refresh_state(self) -> None:
