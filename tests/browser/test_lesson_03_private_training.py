@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from _layout import move_slider_to_end, overflow, raw_output, title_cut
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]  # generous: never fail because a shared machine is slow
 
@@ -106,13 +107,25 @@ def test_lesson_03_epsilon_train_and_stop(lab):
     assert not re.search(r"Something went wrong|Traceback", lab.text(MESSAGE))
     lab.snap("lesson03_stopped", LAB)
 
+    stopped_table = lab.text(TABLE)
     lab.watch(STATUS)
     lab.click(TRAIN)
     status = lab.wait_seen(STATUS, FINISHED, timeout_s=120)
     assert status.startswith("done in"), status
-    table = lab.text(TABLE)
+    # the status and the table are separate widgets: wait for the table to follow
+    table = lab.wait_text_changed(TABLE, stopped_table)
     assert "stopped early" not in table
     assert re.search(rf"This model \(ε = ({eps_stop}|[34])(\.\d+)?\)", table), table
     assert len(_aucs(table)) == 2
     lab.snap("lesson03_trained", LAB)
     lab.assert_no_errors("after training and stopping")
+
+    # --- layout at both ends of the ε slider: nothing cut, nothing raw
+    for end in ("min", "max"):
+        implied = lab.text(IMPLIED)
+        move_slider_to_end(lab, SLIDER, end=end)
+        lab.wait_text_changed(IMPLIED, implied)
+        assert not overflow(lab.page, LAB), (end, overflow(lab.page, LAB))
+        assert not title_cut(lab.page, LAB), (end, title_cut(lab.page, LAB))
+        assert not raw_output(lab.text(LAB)), (end, raw_output(lab.text(LAB)))
+    lab.assert_no_errors("at the ends of the ε slider")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from _layout import overflow, raw_output, stretched_images, title_cut
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]  # generous: never fail because a shared machine is slow
 
@@ -58,3 +59,15 @@ def test_lesson_05_epsilon_changes_the_attack_picture(lab):
     assert lab.text(MESSAGE) == "", lab.text(MESSAGE)
     lab.snap("lesson05_private", LAB)
     lab.assert_no_errors("after choosing another ε")
+
+    # --- layout at both ends of the ε choice (the most private, then not private)
+    for end in ("most private", "not private"):
+        if end == "not private":
+            before = lab.plot_signature(ROC)
+            buttons.last.click()
+            lab.wait_plot_changed(ROC, before, timeout_s=90)
+        assert not overflow(page, LAB), (end, overflow(page, LAB))
+        assert not title_cut(page, LAB), (end, title_cut(page, LAB))
+        assert not raw_output(lab.text(LAB)), (end, raw_output(lab.text(LAB)))
+        assert not stretched_images(page, GALLERY), (end, stretched_images(page, GALLERY))
+    lab.assert_no_errors("at both ends of the ε choice")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from _layout import move_slider_to_end, overflow, raw_output, title_cut
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]  # generous: never fail because a shared machine is slow
 
@@ -67,3 +68,16 @@ def test_lesson_07_epsilon_slider_moves_the_whole_dashboard(lab):
     lab.assert_legend_named(FIGURE)
     lab.snap("lesson07_after", DASH)
     lab.assert_no_errors("after moving the ε slider")
+
+    # --- layout at both ends of the ε slider: nothing cut, nothing raw
+    for end in ("min", "max"):
+        before = lab.plot_signature(FIGURE)
+        readout = move_slider_to_end(lab, SLIDER, end=end)
+        if readout != eps_after:
+            lab.wait_plot_changed(FIGURE, before)
+        assert not overflow(lab.page, DASH), (end, overflow(lab.page, DASH))
+        assert not title_cut(lab.page, DASH), (end, title_cut(lab.page, DASH))
+        assert not raw_output(lab.text(DASH)), (end, raw_output(lab.text(DASH)))
+        assert lab.text(MESSAGE) == "", (end, lab.text(MESSAGE))
+        eps_after = readout
+    lab.assert_no_errors("at the ends of the ε slider")
