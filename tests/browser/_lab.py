@@ -67,10 +67,6 @@ _WATCH = """(sel) => {
 }"""
 
 
-
-#: How long a widget may take to appear on the page (milliseconds).
-WIDGET_WAIT_MS = 420_000
-
 class LabSession:
     """One browser page on the session's JupyterLab server, used as a learner would."""
 
@@ -133,10 +129,7 @@ class LabSession:
     def widget(self, selector: str):
         """The first element matching ``selector``, scrolled into view."""
         loc = self.page.locator(selector).first
-        # generous: a loaded machine renders slowly, and each plotly figure brings its own
-        # 5 MB of JavaScript (plotly 7's FigureWidget), which took over 3 minutes with three
-        # lessons at once on two cores
-        loc.wait_for(state="attached", timeout=WIDGET_WAIT_MS)
+        loc.wait_for(state="attached", timeout=180_000)  # generous: a loaded machine renders slowly
         loc.scroll_into_view_if_needed()
         return loc
 

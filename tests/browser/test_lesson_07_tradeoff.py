@@ -14,7 +14,7 @@ import re
 import pytest
 from _layout import move_slider_to_end, overflow, raw_output, title_cut
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]  # generous: never fail because a shared machine is slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]  # generous: never fail because a shared machine is slow
 
 NOTEBOOK = "notebooks/07_risk_utility_tradeoff.ipynb"
 DASH = ".medpriv-tradeoff"

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from _lab import WIDGET_WAIT_MS
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 NOTEBOOK = "notebooks/08_benchmark_arena.ipynb"
 LAB = ".medpriv-arena"
@@ -32,9 +31,9 @@ MESSAGE = f"{LAB} .medpriv-message"
 # is scrolled into the page and left there until its figures are drawn.
 def reveal(lab, selector: str) -> None:
     page = lab.page
-    page.locator(LAB).first.wait_for(state="attached", timeout=WIDGET_WAIT_MS)
+    page.locator(LAB).first.wait_for(state="attached", timeout=180_000)
     page.evaluate("(sel) => document.querySelector(sel).scrollIntoView({block: 'start'})", LAB)
-    page.locator(selector).first.wait_for(state="attached", timeout=WIDGET_WAIT_MS)
+    page.locator(selector).first.wait_for(state="attached", timeout=180_000)
     lab.widget(selector)
 
 
