@@ -46,10 +46,10 @@ def test_with_threads_pins_and_restores_even_when_closed_early(two_threads):
 def test_training_gives_the_same_model_whatever_the_thread_count(pool, test_set, two_threads):
     """The same settings, started with 2 threads and with 1: bit-identical weights, and the
     result names the one thread it ran on."""
-    a = last_record(TrainModel(_tiny(), data=pool, test_data=test_set).compute(
+    a = last_record(TrainModel(_tiny(), data=pool, test_data=test_set).run(
         cache=None, stop=None)).partial
     torch.set_num_threads(1)
-    b = last_record(TrainModel(_tiny(), data=pool, test_data=test_set).compute(
+    b = last_record(TrainModel(_tiny(), data=pool, test_data=test_set).run(
         cache=None, stop=None)).partial
     assert a.device == b.device == "CPU (1 thread)"
     for k in a.state_dict:

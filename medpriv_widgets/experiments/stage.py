@@ -34,6 +34,7 @@ from ..cache import ResultStore
 from ..errors import InvalidParameterError
 from ..progress import Progress
 from ..stopping import StopToken, stop_requested
+from .threads import with_threads
 
 
 def _plain(value: Any) -> Any:
@@ -53,10 +54,15 @@ class Stage:
 
     Subclasses set ``namespace`` (the cache folder of this kind of result) and define
     :meth:`title`, :meth:`compute` and :meth:`estimate_seconds`; they may extend :meth:`key`
-    with what the data are (a fingerprint), which is not a field.
+    with what the data are (a fingerprint), which is not a field. Training stages set
+    ``cpu_threads`` (see :mod:`.threads`).
     """
 
     namespace: ClassVar[str] = ""
+    #: CPU threads torch may use while :meth:`compute` runs (restored afterwards; None: leave
+    #: the setting alone; nothing changes on a GPU). Training stages use
+    #: :data:`~.threads.TRAINING_THREADS`: faster on a busy machine, the same numbers everywhere.
+    cpu_threads: ClassVar[int | None] = None
 
     # ------------------------------------------------------------------ to define
     @property
@@ -104,8 +110,11 @@ class Stage:
         if hit is not None:
             yield Progress(self.title, 1, 1, f"{self.title}: read from the cache.", partial=hit)
             return
+        records = self.compute(cache=cache, stop=stop, device=device)
+        if self.cpu_threads is not None:
+            records = with_threads(records, threads=self.cpu_threads, device=device)
         last = None
-        for last in self.compute(cache=cache, stop=stop, device=device):
+        for last in records:
             yield last
         if last is None or last.stopped or stop_requested(stop) and not last.finished:
             if last is None or not last.stopped:

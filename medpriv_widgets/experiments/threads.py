@@ -14,8 +14,9 @@ Why one (measured on the project machine, 2 cores shared with other jobs, load 9
   count fixed by the stage, a cached result is the same on every CPU, and the figures say
   which device computed it (``device_label``: "CPU (1 thread)").
 
-A GPU is unaffected (it has its own parallelism). The setting is scoped: :func:`with_threads`
-sets it while its generator runs and puts the previous value back when it ends, is closed or
+A GPU is unaffected (it has its own parallelism). A stage asks for it by setting
+``cpu_threads = TRAINING_THREADS``; :meth:`Stage.run <.stage.Stage.run>` then runs its
+computation inside :func:`with_threads`. The setting is scoped: :func:`with_threads` sets it while its generator runs and puts the previous value back when it ends, is closed or
 raises (torch's thread count is per process, so code that runs in between — another widget's
 callback, say — sees the pinned value too while a stage runs).
 """

@@ -31,7 +31,7 @@ from ..stopping import StopToken
 from ..training import DEFAULT_EPSILONS, TrainConfig, prepare_data, resolve_data, train
 from .speed import probe_seconds
 from .stage import Stage
-from .threads import with_threads
+from .threads import TRAINING_THREADS
 
 # What a run costs, in probe units (speed.py: seconds = units × the probe's seconds now). Fitted
 # to runs timed together with the probe on the project machine (2 cores shared with other jobs,
@@ -72,6 +72,7 @@ class TrainModel(Stage):
     ledger: Any = field(default=None, compare=False, repr=False, metadata={"key": False})
 
     namespace: ClassVar[str] = "training"
+    cpu_threads: ClassVar[int | None] = TRAINING_THREADS
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, TrainConfig):
@@ -159,10 +160,8 @@ class TrainModel(Stage):
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
         data, test = self._data()
-        # One CPU thread: faster on a busy machine and the same numbers everywhere (threads.py).
-        yield from with_threads(train(self.config, data=data, test_data=test, stop=stop,
-                                      ledger=self.ledger, device=device, cache=cache),
-                                device=device)
+        yield from train(self.config, data=data, test_data=test, stop=stop,
+                         ledger=self.ledger, device=device, cache=cache)
 
     def plan(self, *, cache: ResultStore | None = None):
         """σ, q, steps and δ this run would use (:func:`~medpriv_widgets.training.plan_privacy`)."""

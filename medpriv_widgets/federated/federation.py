@@ -40,7 +40,7 @@ from ..errors import (BudgetExhausted, DatasetLocked, InvalidParameterError,
                       SecureAggregationError)
 from ..experiments.speed import probe_seconds
 from ..experiments.stage import Stage
-from ..experiments.threads import with_threads
+from ..experiments.threads import TRAINING_THREADS
 from ..privacy.accounting import dpsgd_epsilon
 from ..progress import Progress
 from ..stopping import StopToken, stop_requested
@@ -206,6 +206,9 @@ class Federation(Stage):
     ledgers: Any = field(default=None, compare=False, repr=False, metadata={"key": False})
 
     namespace: ClassVar[str] = "federated"
+    # One CPU thread, as every training stage (experiments/threads.py): two threads on a busy
+    # 2-core machine wait on each other, and the numbers would differ between machines.
+    cpu_threads: ClassVar[int | None] = TRAINING_THREADS
 
     def __post_init__(self) -> None:
         if not isinstance(self.settings, FederationSettings):
@@ -325,11 +328,6 @@ class Federation(Stage):
 
     # ------------------------------------------------------------------ the rounds
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
-        # One CPU thread, as every training stage (experiments/threads.py): two threads on a
-        # busy 2-core machine wait on each other, and the numbers would differ between machines.
-        return with_threads(self._rounds(stop=stop, device=device), device=device)
-
-    def _rounds(self, *, stop, device) -> Iterator[Progress]:
         s = self.settings
         dev = choose_device(str(device)) if device is not None else choose_device()
         pool, test = self._data

@@ -27,7 +27,7 @@ from ...data import patient_split
 from ...device import device_label
 from ...experiments import Stage
 from ...experiments.speed import probe_seconds
-from ...experiments.threads import with_threads
+from ...experiments.threads import TRAINING_THREADS
 from ...progress import Progress
 from ...stopping import StopToken, stop_requested
 from .anonymise import anonymise_images
@@ -110,6 +110,9 @@ class ReidTraining(Stage):
     data: ReidData | None = dataclasses.field(default=None, compare=False, repr=False,
                                               metadata={"key": False})
     namespace: ClassVar[str] = "reidentification"
+    # One CPU thread: faster on a busy machine, and the same numbers on every machine
+    # (experiments/threads.py; two threads at load 8 took 1,907 s, not 3 min).
+    cpu_threads: ClassVar[int | None] = TRAINING_THREADS
 
     @classmethod
     def for_data(cls, settings: ReidSettings, data: ReidData) -> "ReidTraining":
@@ -140,11 +143,6 @@ class ReidTraining(Stage):
         return self.estimate_units() * probe_seconds()
 
     def compute(self, *, cache=None, stop: StopToken | None, device=None) -> Iterator[Progress]:
-        # One CPU thread: faster on a busy machine, and the same numbers on every machine
-        # (medpriv_widgets.experiments.threads; two threads at load 8 took 1,907 s, not 3 min).
-        return with_threads(self._train(stop=stop, device=device), device=device)
-
-    def _train(self, *, stop: StopToken | None, device) -> Iterator[Progress]:
         s = self.settings
         device = torch.device("cpu") if device is None else torch.device(device)
         total = s.epochs + 1

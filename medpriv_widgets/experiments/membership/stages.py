@@ -31,7 +31,7 @@ from ...errors import InvalidParameterError
 from ...progress import Progress
 from ..speed import probe_seconds
 from ..stage import Stage
-from ..threads import with_threads
+from ..threads import TRAINING_THREADS
 from ..training import TrainModel
 from .settings import MembershipSettings, load_population, load_test
 
@@ -89,6 +89,7 @@ class ShadowModels(Stage):
 
     settings: MembershipSettings
     namespace: ClassVar[str] = "membership"
+    cpu_threads: ClassVar[int | None] = TRAINING_THREADS
 
     def __post_init__(self) -> None:
         _check_settings(self.settings)
@@ -124,11 +125,6 @@ class ShadowModels(Stage):
         return self.estimate_units() * probe_seconds()
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
-        # One CPU thread: the numbers do not depend on the machine's thread count, and a busy
-        # machine is not slowed 4–6× by threads waiting for each other (threads.py).
-        yield from with_threads(self._compute(stop=stop, device=device), device=device)
-
-    def _compute(self, *, stop, device=None) -> Iterator[Progress]:
         from ...attacks.membership import complementary_halves, stacked_scores, train_stacked
         from ...models import make_model
         from ...training import evaluate
@@ -185,6 +181,7 @@ class DPTarget(Stage):
     batch_size: int | None = None
     epochs: int | None = None
     namespace: ClassVar[str] = "membership"
+    cpu_threads: ClassVar[int | None] = TRAINING_THREADS
 
     def __post_init__(self) -> None:
         _check_settings(self.settings)
@@ -243,10 +240,6 @@ class DPTarget(Stage):
         return 10.0 + 0.01 * n * (2 if s.augment else 1) * (s.size / 28) ** 2 * (s.width / 8)
 
     def compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
-        yield from with_threads(self._compute(cache=cache, stop=stop, device=device),
-                                device=device)
-
-    def _compute(self, *, cache, stop, device=None) -> Iterator[Progress]:
         from ...attacks.membership import model_scores
 
         s, pop = self.settings, self.shadows.population
