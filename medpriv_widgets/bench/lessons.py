@@ -149,21 +149,15 @@ elif what.startswith("06_"):
             local_steps=10, lr=0.1), budget=2.0)
     else:
         lab = FederatedLab(settings=FederationSettings(sites=default_sites(4), rounds=20))
-    fed = lab._train_stage()
-    if what in ("06_train", "06_dp_train"):
-        est, act = fed.seconds_left(lab.cache), lab.run
-    elif what == "06_compare":
-        from medpriv_widgets.federated.baselines import baseline_stages
-        est = sum(st.seconds_left(lab.cache) for st in baseline_stages(
-            lab.current_settings(), fed.hospitals, fed._data[1]).values())
-        act = lab.compare
-    else:
-        est, act = sum(st.seconds_left(lab.cache) for st in lab._attack_stages().values()), lab.attack
+    button = {"06_train": "train", "06_dp_train": "train", "06_compare": "compare",
+              "06_attack": "attack"}[what]
+    est = lab.seconds_left()[button]
+    act = {"train": lab.run, "compare": lab.compare, "attack": lab.attack}[button]
     t0 = time.perf_counter(); act(wait=True); t = time.perf_counter() - t0
     ok = {"06_compare": len(lab.baselines) == len(lab.settings.sites) + 1,
           "06_attack": len(lab.leakage) == 2}.get(
         what, lab.result is not None and not lab.result.stopped)
-    synthetic = bool(fed._data[0].synthetic)
+    synthetic = bool(lab.stage()._data[0].synthetic)
 else:
     from medpriv_widgets.widgets.tradeoff import RiskUtilityDashboard
     dash = RiskUtilityDashboard(profile="binder")

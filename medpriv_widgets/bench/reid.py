@@ -26,9 +26,7 @@ def _one(settings, device, progress: bool) -> dict:
     from ..attacks.reidentification import ReidTraining
     from ..progress import final_result
 
-    stage = ReidTraining(settings=settings)
-    data = stage.load_data()
-    stage = ReidTraining.for_data(settings, data)
+    stage = ReidTraining.for_settings(settings)
     from ..experiments.speed import probe_seconds
 
     probe = probe_seconds(max_age_s=0.0)

@@ -148,10 +148,7 @@ def profile_stages(name: str, *, parts=PARTS, seed: int = 0) -> list[Stage]:
         for s in profile.train_seeds:
             stages += training_grid(base=TrainConfig(seed=s))
     if "reidentification" in parts and profile.reid is not None:
-        # The stage's cache key holds a fingerprint of the X-rays, so they are loaded here
-        # (about a second) — the lesson's lab builds the same key from the same files.
-        stage = ReidTraining(settings=profile.reid)
-        stages.append(ReidTraining.for_data(profile.reid, stage.load_data()))
+        stages.append(ReidTraining.for_settings(profile.reid))
     return stages
 
 

@@ -236,10 +236,7 @@ class FederatedLab:
         else:
             self.status.value = "No run with these settings yet: press Train."
             self._show_view(None)
-        try:
-            self._show_costs()
-        except Exception as exc:
-            self.messages.show_error(exc)
+        self._show_costs()
 
     # ------------------------------------------------------------------ drawing
     def _show_sites(self, record: RoundRecord | None) -> None:
@@ -347,10 +344,7 @@ class FederatedLab:
 
     def _finished(self, _stopped: bool) -> None:
         self._set_running(False)
-        try:
-            self._show_costs()
-        except Exception as exc:  # shown in place; the lab keeps working
-            self.messages.show_error(exc)
+        self._show_costs()
 
     def run(self, *, wait: bool = True) -> None:
         """Train (or read) the federation the controls describe; rounds stream in."""
@@ -462,20 +456,30 @@ class FederatedLab:
                                     images=test.images[: n], labels=test.labels[: n])
                 for k in (1, n)}
 
-    def _show_costs(self) -> None:
-        """What each button will cost on this machine now (0 where the cache has it)."""
+    def seconds_left(self) -> dict[str, float]:
+        """Seconds each button would take on this machine now, for the controls' settings:
+        ``{'train': …, 'compare': …, 'attack': …}`` (0 where the cache has the result)."""
         fed = self._train_stage()
-        train = fed.seconds_left(self.cache)
-        compare = sum(st.seconds_left(self.cache) for st in
-                      baseline_stages(self.current_settings(), fed.hospitals, fed._data[1]).values())
-        attack = sum(st.seconds_left(self.cache) for st in self._attack_stages().values())
+        compare = baseline_stages(self.current_settings(), fed.hospitals, fed._data[1])
+        return {"train": fed.seconds_left(self.cache),
+                "compare": sum(st.seconds_left(self.cache) for st in compare.values()),
+                "attack": sum(st.seconds_left(self.cache)
+                              for st in self._attack_stages().values())}
+
+    def _show_costs(self) -> None:
+        try:
+            left = self.seconds_left()
+        except Exception as exc:  # shown in place; the lab keeps working
+            self.messages.show_error(exc)
+            return
 
         def cost(seconds: float) -> str:
             return "ready" if seconds <= 0 else f"about {human_seconds(max(seconds, 1.0))}"
 
-        self.costs.value = (f"<small>On this machine now — Train: {cost(train)} · Compare with "
-                            f"centralised: {cost(compare)} · Attack: {cost(attack)}. Each runs "
-                            f"when you press it, with a progress bar and Stop.</small>")
+        self.costs.value = (f"<small>On this machine now — Train: {cost(left['train'])} · "
+                            f"Compare with centralised: {cost(left['compare'])} · Attack: "
+                            f"{cost(left['attack'])}. Each runs when you press it, with a "
+                            f"progress bar and Stop.</small>")
 
     def _show_attack(self) -> None:
         boxes, texts = [], []

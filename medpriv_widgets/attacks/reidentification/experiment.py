@@ -119,6 +119,12 @@ class ReidTraining(Stage):
         """The stage for these data (their fingerprint is part of the cache key)."""
         return cls(settings=settings, data_fingerprint=data.fingerprint(), data=data)
 
+    @classmethod
+    def for_settings(cls, settings: ReidSettings) -> "ReidTraining":
+        """The stage for the X-rays ``settings`` name, loaded now (about a second): the cache
+        key holds their fingerprint, so the lab, precompute and the benchmark agree on it."""
+        return cls.for_data(settings, cls(settings=settings).load_data())
+
     @property
     def title(self) -> str:
         return f"re-identification network ({self.settings.size} px, {self.settings.epochs} epochs)"
