@@ -1,8 +1,8 @@
 """Benchmark: re-identifying patients from chest X-rays alone, training time and held-out AUC.
 
 ``medpriv bench reid``: trains the lesson's embedding network (:class:`ReidSettings` defaults:
-pediatric set, 64 px, 8 epochs, one CPU thread) from an empty temporary cache on patient-disjoint splits, and
-reports on held-out patients the verification AUC, precision@1 and @5 of the learned embedding,
+pediatric set, 64 px, 8 epochs, one CPU thread) from an empty temporary cache on
+patient-disjoint splits, and reports on held-out patients the verification AUC, precision@1 and @5 of the learned embedding,
 the pixel-correlation baseline, and both after "anonymising" the query X-ray. With the NIH
 ChestX-ray14 sample in ``MEDPRIV_DATA_DIR`` the same is reported for it under ``nih``.
 
@@ -24,12 +24,11 @@ from ..device import choose_device, device_label
 
 def _one(settings, device, progress: bool) -> dict:
     from ..attacks.reidentification import ReidTraining
+    from ..experiments.speed import probe_seconds
     from ..progress import final_result
 
     stage = ReidTraining.for_settings(settings)
-    from ..experiments.speed import probe_seconds
-
-    probe = probe_seconds(max_age_s=0.0)
+    probe = probe_seconds(max_age_s=0.0)   # measured now; the estimate below reuses it
     estimate = stage.estimate_seconds()
     t0 = time.perf_counter()
 
