@@ -2,9 +2,10 @@
 
 ``medpriv bench reid``: trains the lesson's embedding network (:class:`ReidSettings` defaults:
 pediatric set, 64 px, 8 epochs, one CPU thread) from an empty temporary cache on
-patient-disjoint splits, and reports on held-out patients the verification AUC, precision@1 and @5 of the learned embedding,
-the pixel-correlation baseline, and both after "anonymising" the query X-ray. With the NIH
-ChestX-ray14 sample in ``MEDPRIV_DATA_DIR`` the same is reported for it under ``nih``.
+patient-disjoint splits, and reports on held-out patients the verification AUC, precision@1
+and @5 of the learned embedding, the pixel-correlation baseline, and both after "anonymising"
+the query X-ray. With the NIH ChestX-ray14 sample in ``MEDPRIV_DATA_DIR`` the same is reported
+for it under ``nih``.
 
 Targets (issue 10), two CPU cores at 64 px: training ≤ 3 min; the learned embedding beats the
 pixel baseline; verification AUC ≥ 0.90 on held-out patients. ``--quick``: 28 px, 2 epochs —
